@@ -1,0 +1,194 @@
+"""kb command line. Each command parses options, calls one library function, renders the result, and maps
+expected errors to exit codes. Heavy imports happen inside commands so `kb --help` stays fast."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from kb_cli import render
+from kb_cli.common import ProgressBars, configure_logging, errors_to_exit, fail, info, print_json, session
+
+app = typer.Typer(help="kb: a local knowledge base for research papers, with cited answers and daily digests.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+config_app = typer.Typer(help="Show or change settings (KB_HOME/config.toml; KB_* env vars win).",
+                         no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+JSON = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
+
+
+@app.callback()
+def main_options(
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More diagnostics on stderr (-vv for debug)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or notes; errors only."),
+) -> None:
+    configure_logging(verbose, quiet)
+
+
+@app.command()
+def ingest(
+    paths: List[str] = typer.Argument(..., help="PDFs, digest pages (.md), arXiv Atom (.xml) / OAI JSON lines "
+                                      "(.jsonl), folders (recursive), globs, or arXiv ids/URLs (arxiv:2405.12211)."),
+    password: Optional[str] = typer.Option(None, "--password", help="Password for encrypted PDFs."),
+    force: bool = typer.Option(False, "--force", help="Re-parse files even when unchanged."),
+    chroma_url: Optional[str] = typer.Option(None, "--chroma-url", help="Use a Chroma server (http://host:port)."),
+    as_json: bool = JSON,
+) -> None:
+    """Add papers to the knowledge base. Unchanged files are skipped; rerun after an interruption to finish."""
+    from kb.ingest import ingest as run_ingest
+    from kb.lock import kb_lock
+
+    with session(chroma_url=chroma_url) as s, errors_to_exit():
+        with kb_lock(s.settings.lock_path, exclusive=True, timeout=s.settings.lock_timeout, on_wait=info):
+            with ProgressBars(enabled=not as_json) as bars:
+                report = run_ingest(paths, s.catalog, s.embedder, s.store,
+                                    s.ingest_options(password=password, force=force), progress=bars)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        render.ingest_report(report)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_papers(
+    date: Optional[str] = typer.Option(None, "--date", help="Only papers of this date (YYYY-MM-DD)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Papers on or after this date."),
+    until: Optional[str] = typer.Option(None, "--until", help="Papers on or before this date."),
+    topic: Optional[str] = typer.Option(None, "--topic", help="Only papers of this topic."),
+    kind: Optional[str] = typer.Option(None, "--kind", help="Only papers with a source of this kind: pdf, digest, arxiv."),
+    as_json: bool = JSON,
+) -> None:
+    """List papers. A paper's date is its digest page's date, else its arXiv date, else its PDF's date."""
+    with session() as s:
+        rows = s.catalog.list_papers(date=date, topic=topic, kind=kind, since=since, until=until)
+        data = [render.paper_row(r) for r in rows]
+    if as_json:
+        print_json(data)
+    else:
+        render.paper_table(data)
+
+
+@app.command()
+def show(ref: str = typer.Argument(..., help="Paper id, arXiv id, or a unique id prefix."), as_json: bool = JSON) -> None:
+    """Show one paper: metadata, sources, sections, chunk count, annotations."""
+    with session() as s:
+        pid = s.catalog.find_paper_id(ref)
+        if pid is None:
+            raise fail(f"no paper matches '{ref}' (see `kb list`)")
+        data = render.paper_detail(s.catalog, pid)
+    if as_json:
+        print_json(data)
+    else:
+        render.paper_detail_text(data)
+
+
+@app.command()
+def status(as_json: bool = JSON) -> None:
+    """Counts of papers and chunks, where the store is, and which models are configured."""
+    import json as _json
+
+    with session() as s:
+        data = {
+            "home": str(s.settings.home),
+            "catalog": str(s.settings.catalog_path),
+            "vector_store": s.settings.vector_store,
+            "vector_store_location": s.store_location(),
+            "embedder": s.settings.embedder,
+            "generator": s.settings.llm_url or s.settings.model,
+            "index": _json.loads(s.catalog.get_meta("index_info") or "null"),
+            **s.catalog.counts(),
+        }
+    if as_json:
+        print_json(data)
+    else:
+        for k, v in data.items():
+            print(f"{k:<26} {v}")
+
+
+@app.command()
+def remove(ref: str = typer.Argument(..., help="Paper id, arXiv id, or a unique id prefix."), as_json: bool = JSON) -> None:
+    """Remove a paper, its chunks and its vectors."""
+    from kb.ingest import remove_paper
+    from kb.lock import kb_lock
+
+    with session() as s, errors_to_exit():
+        with kb_lock(s.settings.lock_path, exclusive=True, timeout=s.settings.lock_timeout, on_wait=info):
+            pid = remove_paper(ref, s.catalog, s.store)
+    if as_json:
+        print_json({"removed": pid})
+    else:
+        print(f"removed {pid}")
+
+
+@app.command()
+def reindex(
+    rebuild: bool = typer.Option(False, "--rebuild", help="Re-chunk and re-embed everything with current settings."),
+    as_json: bool = JSON,
+) -> None:
+    """Rebuild the vector store from the catalog (after a lost/corrupt index, or with --rebuild a new embedder)."""
+    from kb.ingest import reindex as run_reindex
+    from kb.lock import kb_lock
+
+    with session() as s, errors_to_exit():
+        with kb_lock(s.settings.lock_path, exclusive=True, timeout=s.settings.lock_timeout, on_wait=info):
+            with ProgressBars(enabled=not as_json) as bars:
+                report = run_reindex(s.catalog, s.embedder, s.store, s.ingest_options(), rebuild=rebuild,
+                                     progress=bars)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        print(f"reindexed: {report.chunks_embedded} chunks embedded, store rebuilt in {report.seconds:.1f} s")
+
+
+@app.command()
+def models(as_json: bool = JSON) -> None:
+    """List the registered models, their packages and licences, and whether each is installed."""
+    from kb.types import KbError
+    from kb_models import MODELS
+
+    data = []
+    for spec in MODELS.values():
+        try:
+            where = str(spec.locate())
+        except KbError as e:
+            where = f"not installed ({e})"
+        data.append({"name": spec.name, "kind": spec.kind, "package": spec.package, "licence": spec.licence,
+                     "description": spec.description, "path": where})
+    if as_json:
+        print_json(data)
+    else:
+        for d in data:
+            print(f"{d['name']:<24} {d['kind']:<10} {d['licence']:<18} {d['path']}")
+
+
+@config_app.command("show")
+def config_show(as_json: bool = JSON) -> None:
+    """Print the effective settings."""
+    from kb.settings import Settings
+
+    with errors_to_exit():
+        data = Settings().model_dump(mode="json")
+    if as_json:
+        print_json(data)
+    else:
+        for k, v in data.items():
+            print(f"{k:<18} {v}")
+
+
+@config_app.command("set")
+def config_set(key: str = typer.Argument(..., help="Setting name (see `kb config show`)."),
+               value: str = typer.Argument(..., help="New value.")) -> None:
+    """Set a value in KB_HOME/config.toml."""
+    from kb.settings import write_config_value
+
+    with errors_to_exit():
+        path = write_config_value(key, value)
+    print(f"{key} = {value}  ({path})")
+
+
+def main() -> None:
+    app()

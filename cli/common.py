@@ -1,0 +1,111 @@
+"""Shared CLI plumbing: logging setup, error mapping, JSON output, progress bars, session opening."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import typer
+
+state = {"verbose": 0, "quiet": False}
+
+
+def configure_logging(verbose: int, quiet: bool) -> None:
+    state["verbose"], state["quiet"] = verbose, quiet
+    level = logging.WARNING if not verbose else (logging.INFO if verbose == 1 else logging.DEBUG)
+    if quiet:
+        level = logging.ERROR
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def err(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+def info(msg: str) -> None:
+    """A diagnostic line for people (stderr), silenced by -q."""
+    if not state["quiet"]:
+        typer.echo(msg, err=True)
+
+
+def fail(msg: str, code: int = 1) -> typer.Exit:
+    err(f"error: {msg}")
+    return typer.Exit(code)
+
+
+@contextmanager
+def errors_to_exit() -> Iterator[None]:
+    """Expected failures (KbError) become one line on stderr and exit code 1; Ctrl-C exits 130."""
+    from kb.types import KbError
+
+    try:
+        yield
+    except KbError as e:
+        raise fail(str(e)) from None
+    except KeyboardInterrupt:
+        err("interrupted; rerun the same command to continue where it stopped")
+        raise typer.Exit(130) from None
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@contextmanager
+def session(**overrides) -> Iterator:
+    """Open the knowledge base named by settings (KB_HOME, env, config.toml)."""
+    from kb.settings import Settings
+    from kb.wiring import open_session
+
+    with errors_to_exit():
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+        s = open_session(settings)
+        try:
+            yield s
+        finally:
+            s.close()
+
+
+class ProgressBars:
+    """Turns the library's progress callbacks into rich progress bars on stderr (nothing when quiet)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and not state["quiet"]
+        self.bars: dict[str, int] = {}
+        self.progress = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+                                     TimeRemainingColumn(), TextColumn("{task.fields[note]}"),
+                                     console=Console(stderr=True), transient=False)
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+    def __call__(self, event: str, **kw) -> None:
+        if self.progress is None:
+            return
+        if event == "file":
+            self._update("files", kw["index"], kw["total"], note=_short(kw.get("path", "")))
+        elif event == "embed":
+            self._update("chunks", kw["done"], kw["total"])
+        elif event == "paper":
+            self._update("papers", kw["index"], kw["total"], note=_short(kw.get("title", "")))
+
+    def _update(self, name: str, done: int, total: int, note: str = "") -> None:
+        if name not in self.bars:
+            self.bars[name] = self.progress.add_task(name, total=total, note="")
+        self.progress.update(self.bars[name], completed=done, total=total, note=note)
+
+
+def _short(s: str, n: int = 40) -> str:
+    return s if len(s) <= n else "…" + s[-(n - 1):]

@@ -1,0 +1,73 @@
+"""Human-readable rendering for the CLI (results on stdout, notes on stderr)."""
+from __future__ import annotations
+
+import json
+
+from kb_cli.common import err, info
+
+
+def ingest_report(r) -> None:
+    info(f"{r.files} file(s): {r.parsed} parsed, {r.skipped} unchanged; papers: {r.papers_new} new, "
+         f"{r.papers_updated} updated, {r.papers_removed} removed; chunks: +{r.chunks_added} -{r.chunks_removed}, "
+         f"{r.chunks_embedded} embedded; {r.seconds:.1f} s")
+    if r.errors:
+        err(f"{len(r.errors)} problem(s):")
+        for src, cause in r.errors:
+            err(f"  {src}: {cause}")
+
+
+def paper_row(r) -> dict:
+    return {"id": r["id"], "date": r["date"], "title": r["title"], "authors": json.loads(r["authors"]),
+            "topics": json.loads(r["topics"]), "sources": (r["kinds"] or "").split(","),
+            "chunks": r["chunk_count"], "pages": r["page_count"]}
+
+
+def paper_table(rows: list[dict]) -> None:
+    if not rows:
+        info("no papers match")
+        return
+    for d in rows:
+        topics = ", ".join(d["topics"])
+        print(f"{d['id']:<16} {d['date'] or '----------':<10}  {d['title'][:70]:<70}  [{topics}]")
+    info(f"{len(rows)} paper(s)")
+
+
+def paper_detail(catalog, pid: str) -> dict:
+    from kb.catalog import paper_to_dict
+
+    paper = catalog.load_paper(pid)
+    d = paper_to_dict(paper)
+    d["id"] = pid
+    d["sources"] = [{"path": s["path"], "kind": s["kind"], "sha256": s["sha256"]} for s in catalog.sources_of_paper(pid)]
+    d["chunk_count"] = len(catalog.chunk_ids(pid))
+    d["full_text_pages"] = len(paper.pages)
+    return d
+
+
+def paper_detail_text(d: dict) -> None:
+    print(d["title"])
+    print(f"  id: {d['id']}" + (f"   arXiv: {d['arxiv_id']}v{d['arxiv_version'] or 1}" if d["arxiv_id"] else ""))
+    print(f"  authors: {', '.join(d['authors']) or 'unknown'}")
+    for k in ("published", "digest_date", "pdf_url", "comment", "page_count"):
+        if d.get(k):
+            print(f"  {k}: {d[k]}")
+    if d["topics"]:
+        print(f"  topics: {', '.join(d['topics'])}")
+    print(f"  chunks: {d['chunk_count']}   full-text pages: {d['full_text_pages']}")
+    print("  sources:")
+    for s in d["sources"]:
+        print(f"    {s['kind']:<12} {s['path']}")
+    if d["sections"]:
+        print("  sections:")
+        for s in d["sections"]:
+            print(f"    p.{s['page']:<3} {s['kind']:<13} {s['title']}")
+    if d["abstract"]:
+        print("  abstract:")
+        print("    " + d["abstract"][:1200])
+    for a in d["annotations"]:
+        print(f"  annotation ({a['kind']}, from {a['source']}; machine-written, not evidence):")
+        summary = a["data"].get("summary")
+        if summary:
+            print(f"    summary: {summary}")
+        for t in a["data"].get("takeaways", [])[:7]:
+            print(f"    - {t}")
