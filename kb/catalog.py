@@ -183,9 +183,15 @@ class Catalog:
         now = time.time()
         old = self.get_paper_row(paper_id)
         self.db.execute(
-            "INSERT OR REPLACE INTO papers(id, arxiv_id, version, title, authors, abstract, published, digest_date,"
+            # An upsert, never INSERT OR REPLACE: a replace deletes the row and cascades to pages, chunks, links.
+            "INSERT INTO papers(id, arxiv_id, version, title, authors, abstract, published, digest_date,"
             " topics, pdf_url, comment, page_count, extra, meta_rank, content_hash, added_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+            " arxiv_id=excluded.arxiv_id, version=excluded.version, title=excluded.title, authors=excluded.authors,"
+            " abstract=excluded.abstract, published=excluded.published, digest_date=excluded.digest_date,"
+            " topics=excluded.topics, pdf_url=excluded.pdf_url, comment=excluded.comment,"
+            " page_count=excluded.page_count, extra=excluded.extra, meta_rank=excluded.meta_rank,"
+            " content_hash=excluded.content_hash, updated_at=excluded.updated_at",
             (paper_id, paper.arxiv_id, paper.arxiv_version, paper.title, json.dumps(paper.authors, ensure_ascii=False),
              paper.abstract, paper.published, paper.digest_date, json.dumps(paper.topics, ensure_ascii=False),
              paper.pdf_url, paper.comment, paper.page_count, json.dumps(paper.extra, ensure_ascii=False),

@@ -1,0 +1,366 @@
+"""The grounding check: every generated sentence is verified against the passages it cites before it is shown.
+
+A sentence is supported when (1) enough of its content words (stopwords removed, light stemming) occur in the
+cited passages, (2) its embedding is close enough to a cited passage or one of its sentences, and (3) every hard
+fact in it -- numbers (81.2%, 3.1x, 16) and names (SliceFormer, Kinetics-400, LEVIR-CC, ViT, A100) -- occurs in a
+cited passage. Sentences that fail are replaced by the best supporting quote from the cited passages when one is
+close enough, else dropped; `GroundedText.note()` says so. Passage sentences that read like instructions to a
+model ("ignore previous instructions ...") are never used as evidence or quoted.
+
+Pure library: the embedder is injected (anything with `embed(texts) -> np.ndarray` of unit-length rows).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from kb.prompts import NO_ANSWER
+from kb.grounding_terms import content_stems, entity_keys, fact_entities, fact_numbers, number_set
+
+
+class Embedder(Protocol):
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk as shown to the model, numbered [n] in the prompt."""
+
+    n: int
+    chunk_id: str
+    paper_id: str
+    title: str
+    text: str
+    page: int | None = None
+    section: str = ""
+    arxiv_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Calibrated on tests/test_grounding.py's examples with both the hashing and the MiniLM embedders."""
+
+    min_overlap: float = 0.7  # share of the sentence's content words found in the cited passages
+    min_similarity: float = 0.5  # cosine to the best cited passage or passage sentence
+    min_quote_similarity: float = 0.5  # a quote replaces a failed sentence only when this close to it
+    min_content_words: int = 2  # fewer content words: not a checkable claim
+
+
+@dataclass
+class Verdict:
+    status: str  # "supported" | "unsupported" | "no-citation" | "bad-citation"
+    score: float
+    overlap: float
+    similarity: float
+    missing: list[str] = field(default_factory=list)
+    best_quote: str = ""
+    quote_passage: int | None = None  # the [n] the best quote comes from
+    citations: list[int] = field(default_factory=list)  # valid passage numbers the verdict is based on
+
+    @property
+    def supported(self) -> bool:
+        return self.status == "supported"
+
+
+@dataclass
+class GroundedSentence:
+    original: str  # as generated, markers included
+    shown: str  # what the user sees ("" when dropped)
+    citations: list[int]  # the passage numbers shown with it
+    verdict: Verdict
+    action: str  # "kept" | "replaced" | "dropped"
+
+
+@dataclass
+class GroundedText:
+    sentences: list[GroundedSentence]
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.shown for s in self.sentences if s.shown)
+
+    def count(self, action: str) -> int:
+        return sum(1 for s in self.sentences if s.action == action)
+
+    @property
+    def kept(self) -> int:
+        return self.count("kept")
+
+    @property
+    def replaced(self) -> int:
+        return self.count("replaced")
+
+    @property
+    def dropped(self) -> int:
+        return self.count("dropped")
+
+    @property
+    def citations(self) -> list[int]:
+        return sorted({n for s in self.sentences if s.shown for n in s.citations})
+
+    def note(self) -> str:
+        """A one-line account of what the check changed, e.g. for the footer of an answer ("" when nothing)."""
+        parts = []
+        if self.replaced:
+            parts.append(f"{_n(self.replaced)} not supported by the sources and replaced by quotes")
+        if self.dropped:
+            parts.append(f"{_n(self.dropped)} not supported by the sources and dropped")
+        return ("; ".join(parts) + ".")[0].upper() + ("; ".join(parts) + ".")[1:] if parts else ""
+
+
+def _n(k: int) -> str:
+    return f"{k} sentence was" if k == 1 else f"{k} sentences were"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sentences and citation markers
+
+_ABBREVIATIONS = {
+    "e.g", "i.e", "cf", "vs", "al", "fig", "figs", "eq", "eqs", "sec", "secs", "tab", "no", "nos", "approx",
+    "resp", "ref", "refs", "vol", "pp", "ch", "appx", "dr", "mr", "mrs", "ms", "prof", "st", "inc", "ltd", "jr",
+    "sr", "ca", "viz", "w.r.t", "a.k.a", "u.s", "e.t.c",
+}
+_CITE = r"\[(?:(?:passage|source|ref)\s*)?\d+(?:\s*(?:[,;]|-|–)\s*\d+)*\]"
+_CITE_RE = re.compile(_CITE, re.I)
+_BOUNDARY_RE = re.compile(r"[.!?]+[\"'”’)\]]*(?:\s*" + _CITE + r")*", re.I)
+_BULLET_RE = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)])\s+")
+
+
+def _segments(text: str) -> list[str]:
+    """Paragraphs and list items. A single newline inside a wrapped sentence is joined with a space."""
+    out: list[str] = []
+    for block in re.split(r"\n\s*\n", text):
+        current = ""
+        for line in block.split("\n"):
+            line = line.strip()
+            if not line:
+                continue
+            starts_item = bool(_BULLET_RE.match(line))
+            line = _BULLET_RE.sub("", line)
+            ends_sentence = bool(re.search(r"(?:[.!?:][\"'”’)]*|" + _CITE + r")\s*$", current, re.I))
+            if current and (starts_item or ends_sentence):
+                out.append(current)
+                current = line
+            else:
+                current = f"{current} {line}".strip()
+        if current:
+            out.append(current)
+    return out
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text into sentences, keeping trailing citation markers with their sentence.
+
+    Robust to abbreviations (e.g., Fig. 3, et al.), initials, decimals (81.2%), and markers ([1][2]) placed
+    before or after the full stop. List items and paragraphs never share a sentence.
+    """
+    sentences: list[str] = []
+    for seg in _segments(text):
+        start = 0
+        for m in _BOUNDARY_RE.finditer(seg):
+            end = m.end()
+            rest = seg[end:]
+            if rest and not re.match(r"\s+[\"'“‘(\[]?[A-Z0-9]", rest):
+                continue  # no space + capital/digit after it: not a boundary (decimals, "e.g. the")
+            before = seg[start:m.start()]
+            word = re.search(r"([A-Za-z][A-Za-z.]*)$", before)
+            if m.group(0).startswith(".") and word:
+                w = word.group(1).lower()
+                if w in _ABBREVIATIONS or (len(w) == 1 and word.group(1).isupper()):
+                    continue  # "Fig. 3", "et al. Foo", "A. Author"
+            sentence = seg[start:end].strip()
+            if sentence:
+                sentences.append(sentence)
+            start = end
+        tail = seg[start:].strip()
+        if tail:
+            sentences.append(tail)
+    return [s for s in sentences if re.search(r"[A-Za-z0-9]", _CITE_RE.sub("", s))]
+
+
+def parse_citations(sentence: str) -> tuple[str, list[int]]:
+    """Remove [n] markers ([1], [2][3], [1, 2], [1-3], [Passage 2]) and return (clean sentence, numbers)."""
+    numbers: list[int] = []
+    for m in _CITE_RE.finditer(sentence):
+        inner = re.sub(r"(?i)passage|source|ref", "", m.group(0)[1:-1])
+        for part in re.split(r"\s*[,;]\s*", inner.strip()):
+            bounds = re.split(r"\s*[-–]\s*", part)
+            if len(bounds) == 2 and bounds[0].isdigit() and bounds[1].isdigit() and int(bounds[1]) - int(bounds[0]) < 20:
+                numbers.extend(range(int(bounds[0]), int(bounds[1]) + 1))
+            elif part.isdigit():
+                numbers.append(int(part))
+    clean = _CITE_RE.sub("", sentence)
+    clean = re.sub(r"\s+([.,;:!?])", r"\1", clean)
+    clean = re.sub(r"([.!?])\s*\.", r"\1", " ".join(clean.split()))
+    return clean.strip(), list(dict.fromkeys(numbers))
+
+
+_INJECTION_RE = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|prompts?|rules|directions|above|previous|prior)\b"
+    r"|\b(?:you are now|act as an?|pretend to be|new instructions?|system prompt)\b",
+    re.I,
+)
+
+
+def looks_like_instruction(sentence: str) -> bool:
+    """True for text addressed to a model ("Ignore previous instructions and ...")."""
+    return bool(_INJECTION_RE.search(sentence))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Evidence: what each passage offers, computed once per ground() call
+
+
+@dataclass
+class _Evidence:
+    passage: Passage
+    sentences: list[str]  # usable evidence sentences (instruction-like ones removed)
+    stems: set[str]
+    numbers: set[str]
+    keys: set[str]
+    vectors: np.ndarray  # row 0: the passage's evidence text as a whole; then one row per sentence
+
+
+def _evidence(passages: Sequence[Passage], embedder: Embedder) -> dict[int, _Evidence]:
+    prepared = []
+    texts: list[str] = []
+    for p in passages:
+        sents = [s for s in split_sentences(p.text) if not looks_like_instruction(s)]
+        body = " ".join(sents)
+        prepared.append((p, sents, body))
+        texts.extend([body or " "] + sents)
+    vectors = _embed(embedder, texts)
+    out: dict[int, _Evidence] = {}
+    row = 0
+    for p, sents, body in prepared:
+        evidence_text = f"{p.title}. {body}"
+        out[p.n] = _Evidence(p, sents, content_stems(evidence_text), number_set(evidence_text),
+                             entity_keys(evidence_text), vectors[row: row + 1 + len(sents)])
+        row += 1 + len(sents)
+    return out
+
+
+def _embed(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, 1), dtype=np.float32)
+    vecs = np.asarray(embedder.embed(texts), dtype=np.float32)
+    norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+    return vecs / np.where(norms == 0, 1.0, norms)
+
+
+def _judge(clean: str, vec: np.ndarray, evs: list[_Evidence], t: Thresholds) -> Verdict:
+    """Score `clean` (a sentence without markers, embedded as `vec`) against the union of `evs`."""
+    stems = content_stems(clean)
+    pool_stems = set().union(*(e.stems for e in evs)) if evs else set()
+    overlap = len(stems & pool_stems) / len(stems) if stems else 0.0
+    missing = [shown for shown, key in fact_numbers(clean) if not any(key in e.numbers for e in evs)]
+    for name, keys in fact_entities(clean):
+        if not any(k in e.keys for e in evs for k in keys):
+            missing.append(name)
+    similarity, quote, quote_n, quote_sim = 0.0, "", None, -1.0
+    for e in evs:
+        sims = e.vectors @ vec
+        if sims.size:
+            similarity = max(similarity, float(sims.max()))
+        for i, s in enumerate(e.sentences):
+            if sims[i + 1] > quote_sim:
+                quote, quote_n, quote_sim = s, e.passage.n, float(sims[i + 1])
+    ok = len(stems) >= t.min_content_words and overlap >= t.min_overlap and similarity >= t.min_similarity
+    status = "supported" if ok and not missing else "unsupported"
+    return Verdict(status, round((overlap + similarity) / 2, 4), round(overlap, 4), round(similarity, 4),
+                   list(dict.fromkeys(missing)), quote, quote_n, [e.passage.n for e in evs])
+
+
+def _check(clean: str, cited: list[int], vec: np.ndarray, ev: dict[int, _Evidence], t: Thresholds) -> Verdict:
+    valid = [n for n in cited if n in ev]
+    if cited and not valid:
+        v = _judge(clean, vec, [], t)
+        v.status, v.citations = "bad-citation", []
+        return v
+    if valid:
+        return _judge(clean, vec, [ev[n] for n in valid], t)
+    # No citation: try each passage alone and attach the best one if it supports the sentence.
+    verdicts = [_judge(clean, vec, [e], t) for e in ev.values()]
+    if not verdicts:
+        return Verdict("no-citation", 0.0, 0.0, 0.0)
+    best = max(verdicts, key=lambda v: (v.supported, v.score))
+    if not best.supported:
+        best.status = "no-citation"
+        # the quote may come from any passage: take the closest across all of them
+        best.best_quote, best.quote_passage = max(
+            ((v.best_quote, v.quote_passage, v.similarity) for v in verdicts), key=lambda x: x[2])[:2]
+    return best
+
+
+def check_sentence(sentence: str, cited: Sequence[Passage], embedder: Embedder,
+                   thresholds: Thresholds | None = None) -> Verdict:
+    """Check one sentence against the passages it cites.
+
+    Citation markers in `sentence` pick passages from `cited` by number; a marker naming no passage in `cited`
+    makes the verdict "bad-citation". With no markers, the sentence is checked against all of `cited` and the
+    best supporting passage is attached ("supported") or the verdict is "no-citation".
+    """
+    t = thresholds or Thresholds()
+    clean, numbers = parse_citations(sentence)
+    ev = _evidence(cited, embedder)
+    vec = _embed(embedder, [clean])[0]
+    return _check(clean, numbers, vec, ev, t)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _render(clean: str, citations: list[int]) -> str:
+    body = clean.rstrip()
+    end = ""
+    if body and body[-1] in ".!?":
+        body, end = body[:-1].rstrip(), body[-1]
+    marks = "".join(f"[{n}]" for n in citations)
+    return f"{body} {marks}{end or '.'}" if marks else f"{body}{end or '.'}"
+
+
+def _is_refusal(clean: str) -> bool:
+    norm = lambda s: re.sub(r"[^a-z ]", "", s.lower()).strip()  # noqa: E731
+    return norm(clean) == norm(NO_ANSWER)
+
+
+def ground(text: str, passages: Sequence[Passage], embedder: Embedder, mode: str = "replace",
+           thresholds: Thresholds | None = None) -> GroundedText:
+    """Check every sentence of `text` against `passages`; keep, replace by a quote, or drop each one.
+
+    mode="replace": a failed sentence becomes the best quote from its cited passages (or from all passages when
+    it cited none), shown as “quote” [n], when the quote's similarity to it reaches `min_quote_similarity` and
+    the quote is not already shown; otherwise it is dropped. mode="drop": failed sentences are always dropped.
+    The model's "no answer" sentence is kept as is (it claims nothing).
+    """
+    if mode not in ("replace", "drop"):
+        raise ValueError(f"unknown grounding mode {mode!r} (replace | drop)")
+    t = thresholds or Thresholds()
+    ev = _evidence(passages, embedder)
+    raw = split_sentences(text)
+    parsed = [parse_citations(s) for s in raw]
+    vectors = _embed(embedder, [c for c, _ in parsed])
+    out: list[GroundedSentence] = []
+    shown_quotes: set[str] = set()
+    for original, (clean, cited), vec in zip(raw, parsed, vectors):
+        if _is_refusal(clean):
+            out.append(GroundedSentence(original, NO_ANSWER, [], Verdict("no-citation", 0, 0, 0), "kept"))
+            continue
+        verdict = _check(clean, cited, vec, ev, t)
+        if verdict.supported:
+            out.append(GroundedSentence(original, _render(clean, verdict.citations), verdict.citations, verdict, "kept"))
+            continue
+        quote, qn = verdict.best_quote, verdict.quote_passage
+        if mode == "replace" and quote and qn is not None and quote not in shown_quotes:
+            quote_sim = float(_embed(embedder, [quote])[0] @ vec)
+            if quote_sim >= t.min_quote_similarity:
+                shown_quotes.add(quote)
+                body = quote.rstrip()
+                body = body[:-1] if body.endswith(".") else body
+                out.append(GroundedSentence(original, f"“{body}” [{qn}].", [qn], verdict, "replaced"))
+                continue
+        out.append(GroundedSentence(original, "", [], verdict, "dropped"))
+    return GroundedText(out)

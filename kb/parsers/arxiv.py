@@ -1,0 +1,295 @@
+"""arXiv metadata: identifier normalisation, Atom feeds (the arXiv API format), OAI metadata snapshot JSON lines,
+and fetching one paper (metadata + PDF bytes) from the arXiv API.
+
+Only the standard library is used (xml.etree, json, urllib), so importing this module is cheap.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+from kb.types import KbError, Paper, ParseError, ParseResult
+
+log = logging.getLogger(__name__)
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+ARXIV = "{http://arxiv.org/schemas/atom}"
+DEFAULT_API_URL = "http://export.arxiv.org/api/query"
+USER_AGENT = "kb-papers/0.1 (local research knowledge base)"
+
+# New-style ids (since April 2007): YYMM.NNNN (until 2014) or YYMM.NNNNN (from 2015), optional vN.
+_NEW_ID = re.compile(r"(?P<id>(?P<yy>\d{2})(?P<mm>\d{2})\.(?P<num>\d{4,5}))(?:v(?P<v>\d+))?")
+# Old-style ids: archive[.SUBJ]/YYMMNNN, e.g. hep-th/9901001, math.GT/0309136.
+_OLD_ID = re.compile(r"(?P<id>[a-z]+(?:-[a-z]+)*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?")
+_ARXIV_HOSTS = ("arxiv.org", "www.arxiv.org", "export.arxiv.org")
+
+
+def normalize_arxiv_id(s: str) -> tuple[str, int | None] | None:
+    """Return (id without version, version or None) for an arXiv identifier in any usual spelling, else None.
+
+    Accepted: "2405.12211", "2405.12211v2", "arXiv:2405.12211v1", "https://arxiv.org/abs/2405.12211",
+    "https://arxiv.org/pdf/2405.12211v1.pdf", a file name such as "2405.12211v2.pdf" (with or without folders),
+    and old-style ids such as "hep-th/9901001". Anything else, including ids with an impossible month, gives None.
+    """
+    if not isinstance(s, str):
+        return None
+    text = s.strip()
+    if not text:
+        return None
+    if "://" in text:
+        parsed = urllib.parse.urlparse(text)
+        if parsed.hostname not in _ARXIV_HOSTS:
+            return None
+        m = re.fullmatch(r"/(?:abs|pdf)/(.+?)(?:\.pdf)?/?", parsed.path)
+        return _match_id(m.group(1)) if m else None
+    if text.lower().startswith("arxiv:"):
+        return _match_id(text[len("arxiv:"):].strip())
+    found = _match_id(text)
+    if found:
+        return found
+    # A file name or path: look at the last component only, without a .pdf suffix.
+    name = Path(text).name
+    if name.lower().endswith(".pdf"):
+        name = name[:-4]
+    return _match_id(name)
+
+
+def _match_id(text: str) -> tuple[str, int | None] | None:
+    m = _NEW_ID.fullmatch(text)
+    if m:
+        yymm = int(m["yy"] + m["mm"])
+        if not 1 <= int(m["mm"]) <= 12 or yymm < 704:
+            return None
+        if (len(m["num"]) == 5) != (yymm >= 1501):  # 4 digits until 2014, 5 digits since 2015
+            return None
+    else:
+        m = _OLD_ID.fullmatch(text)
+        if not m:
+            return None
+    version = int(m["v"]) if m["v"] else None
+    if version == 0:
+        return None
+    return m["id"], version
+
+
+def _collapse(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ParseError(str(path), f"cannot read file: {exc.strerror or exc}") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParseError(str(path), f"not UTF-8 text (invalid byte at offset {exc.start})") from exc
+
+
+# ---------------------------------------------------------------------------------------------------- Atom
+
+
+def parse_atom(path: str | Path) -> ParseResult:
+    """Parse an arXiv API Atom feed file: one Paper per <entry>, source_kind "arxiv-atom".
+
+    Raises ParseError when the file is not readable XML; entries without a usable arXiv id become errors.
+    """
+    path = Path(path)
+    text = _read_text(path)
+    return parse_atom_text(text, str(path), source_kind="arxiv-atom")
+
+
+def parse_atom_text(text: str | bytes, source: str, source_kind: str = "arxiv-atom") -> ParseResult:
+    """Parse Atom XML already in memory; `source` names it in errors and in Paper.source_path."""
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise ParseError(source, f"not valid Atom XML ({exc})") from exc
+    if root.tag != f"{ATOM}feed":
+        raise ParseError(source, f"not an Atom feed (root element is <{root.tag.split('}')[-1]}>)")
+    result = ParseResult(papers=[])
+    for n, entry in enumerate(root.findall(f"{ATOM}entry"), start=1):
+        try:
+            result.papers.append(_atom_entry(entry, n, source, source_kind))
+        except ParseError as exc:
+            result.errors.append(exc)
+    return result
+
+
+def _atom_entry(entry: ET.Element, n: int, source: str, source_kind: str) -> Paper:
+    raw_id = _collapse(entry.findtext(f"{ATOM}id"))
+    title = _collapse(entry.findtext(f"{ATOM}title"))
+    if "/api/errors" in raw_id:  # the arXiv API reports bad queries as an entry titled "Error"
+        raise ParseError(source, f"entry {n}: arXiv API error: {_collapse(entry.findtext(f'{ATOM}summary'))}")
+    ident = normalize_arxiv_id(raw_id)
+    if ident is None:
+        raise ParseError(source, f"entry {n}: no arXiv id in <id> ({raw_id or 'empty'})")
+    if not title:
+        raise ParseError(source, f"entry {n} ({ident[0]}): no title")
+    pdf_url = None
+    for link in entry.findall(f"{ATOM}link"):
+        if link.get("title") == "pdf" or link.get("type") == "application/pdf":
+            pdf_url = link.get("href")
+            break
+    published = _collapse(entry.findtext(f"{ATOM}published"))
+    extra: dict = {
+        "categories": [c.get("term") for c in entry.findall(f"{ATOM}category") if c.get("term")],
+        "updated": _collapse(entry.findtext(f"{ATOM}updated")) or None,
+    }
+    primary = entry.find(f"{ARXIV}primary_category")
+    if primary is not None and primary.get("term"):
+        extra["primary_category"] = primary.get("term")
+    for key in ("doi", "journal_ref"):
+        value = _collapse(entry.findtext(f"{ARXIV}{key}"))
+        if value:
+            extra[key] = value
+    comment = _collapse(entry.findtext(f"{ARXIV}comment")) or None
+    authors = [_collapse(a.findtext(f"{ATOM}name")) for a in entry.findall(f"{ATOM}author")]
+    return Paper(
+        title=title,
+        authors=[a for a in authors if a],
+        abstract=_collapse(entry.findtext(f"{ATOM}summary")),
+        arxiv_id=ident[0],
+        arxiv_version=ident[1],
+        published=published[:10] or None,
+        pdf_url=pdf_url,
+        comment=comment,
+        source_kind=source_kind,
+        source_path=source,
+        extra=extra,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------- OAI JSONL
+
+
+def parse_oai_jsonl(path: str | Path) -> ParseResult:
+    """Parse arXiv OAI metadata snapshot JSON lines (one paper per line), source_kind "arxiv-jsonl".
+
+    A line that is not JSON, or lacks an id or title, becomes a ParseError naming its line number.
+    """
+    path = Path(path)
+    text = _read_text(path)
+    result = ParseResult(papers=[])
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            result.papers.append(_oai_record(line, lineno, str(path)))
+        except ParseError as exc:
+            result.errors.append(exc)
+    if not result.papers and not result.errors:
+        raise ParseError(str(path), "no records (empty JSON lines file)")
+    return result
+
+
+def _oai_record(line: str, lineno: int, source: str) -> Paper:
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ParseError(source, f"line {lineno}: not JSON ({exc.msg})") from exc
+    if not isinstance(rec, dict):
+        raise ParseError(source, f"line {lineno}: not a JSON object")
+    ident = normalize_arxiv_id(str(rec.get("id") or ""))
+    if ident is None:
+        raise ParseError(source, f"line {lineno}: no valid arXiv id ({rec.get('id')!r})")
+    title = _collapse(rec.get("title"))
+    if not title:
+        raise ParseError(source, f"line {lineno} ({ident[0]}): no title")
+    versions = [v for v in rec.get("versions") or [] if isinstance(v, dict)]
+    numbers = [int(v["version"][1:]) for v in versions if re.fullmatch(r"v\d+", str(v.get("version", "")))]
+    version = max(numbers) if numbers else ident[1]
+    published = None
+    first = next((v for v in versions if v.get("version") == "v1"), None)
+    if first and first.get("created"):
+        try:
+            published = parsedate_to_datetime(first["created"]).date().isoformat()
+        except (TypeError, ValueError):
+            log.warning("%s line %d: unreadable v1 date %r", source, lineno, first["created"])
+    categories = str(rec.get("categories") or "").split()
+    extra = {"categories": categories, "update_date": rec.get("update_date")}
+    for key in ("doi", "journal-ref", "license", "submitter"):
+        if rec.get(key):
+            extra[key.replace("-", "_")] = rec[key]
+    return Paper(
+        title=title,
+        authors=_oai_authors(rec),
+        abstract=_collapse(rec.get("abstract")),
+        arxiv_id=ident[0],
+        arxiv_version=version,
+        published=published,
+        pdf_url=f"https://arxiv.org/pdf/{ident[0]}v{version}" if version else f"https://arxiv.org/pdf/{ident[0]}",
+        comment=_collapse(rec.get("comments")) or None,
+        source_kind="arxiv-jsonl",
+        source_path=source,
+        extra=extra,
+    )
+
+
+def _oai_authors(rec: dict) -> list[str]:
+    parsed = rec.get("authors_parsed")
+    if isinstance(parsed, list) and parsed:
+        names = []
+        for parts in parsed:
+            if isinstance(parts, list) and parts:
+                last, first, suffix = (list(parts) + ["", "", ""])[:3]
+                names.append(_collapse(f"{first} {last} {suffix}"))
+        if names:
+            return names
+    text = _collapse(rec.get("authors"))
+    return [a.strip() for a in re.split(r",\s*|\s+and\s+", text) if a.strip()]
+
+
+# ---------------------------------------------------------------------------------------------------- fetching
+
+
+def fetch_arxiv(arxiv_id: str, api_url: str = DEFAULT_API_URL, timeout: float = 20) -> tuple[Paper, bytes | None]:
+    """Fetch one paper's Atom metadata from the arXiv API (`api_url?id_list=ID`), then its PDF bytes.
+
+    Returns (paper with source_kind "arxiv-api", PDF bytes or None when the entry has no PDF link).
+    Raises KbError when the id is not an arXiv id, the server cannot be reached, or it has no such paper.
+    """
+    ident = normalize_arxiv_id(arxiv_id)
+    if ident is None:
+        raise KbError(f"not an arXiv id: '{arxiv_id}'")
+    query_id = ident[0] if ident[1] is None else f"{ident[0]}v{ident[1]}"
+    sep = "&" if "?" in api_url else "?"
+    url = f"{api_url}{sep}{urllib.parse.urlencode({'id_list': query_id})}"
+    feed = _http_get(url, timeout)
+    result = parse_atom_text(feed, url, source_kind="arxiv-api")
+    if not result.papers:
+        cause = f": {result.errors[0].cause}" if result.errors else ""
+        raise KbError(f"arXiv has no paper {query_id}{cause}")
+    paper = result.papers[0]
+    if paper.arxiv_id != ident[0]:
+        raise KbError(f"arXiv answered with paper {paper.arxiv_id} when asked for {query_id}")
+    if not paper.pdf_url:
+        log.warning("arXiv entry %s has no PDF link", query_id)
+        return paper, None
+    pdf = _http_get(paper.pdf_url, timeout)
+    if not pdf.startswith(b"%PDF"):
+        raise KbError(f"{paper.pdf_url} did not return a PDF (got {len(pdf)} bytes of something else)")
+    return paper, pdf
+
+
+def _http_get(url: str, timeout: float) -> bytes:
+    host = urllib.parse.urlparse(url).netloc or url
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.read()
+    except urllib.error.HTTPError as exc:
+        raise KbError(f"arXiv at {host} answered HTTP {exc.code} ({exc.reason}) for {url}") from exc
+    except urllib.error.URLError as exc:
+        raise KbError(f"cannot reach arXiv at {host}: {exc.reason} (offline?)") from exc
+    except (socket.timeout, TimeoutError, ConnectionError) as exc:
+        raise KbError(f"cannot reach arXiv at {host}: {exc or type(exc).__name__} (offline?)") from exc

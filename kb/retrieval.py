@@ -1,0 +1,276 @@
+"""Hybrid retrieval: lexical BM25 (SQLite FTS5 over chunk text, titles boosted) and dense (vector store), grouped
+by paper *per signal* and then fused, so one paper's many chunks never crowd out the others.
+
+Each signal ranks chunks; a paper takes the score of its best chunk in that signal; papers are then fused
+across signals (reciprocal-rank fusion on paper ranks by default, or a convex combination of normalised scores).
+Grouping before fusion matters: fusing chunk ranks first lets a full-text paper with twenty mediocre chunks beat
+an abstract-only paper whose single chunk is the best hit (measured: Recall@1 0.72 -> see bench/questions).
+
+Reference sections are excluded from evidence by default; the digest pages' machine-written summaries are
+annotations, never chunks, so they cannot be retrieved as evidence at all.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kb.catalog import Catalog
+
+MODES = ("hybrid", "bm25", "dense")
+FUSIONS = ("rrf", "convex")
+
+
+@dataclass(frozen=True)
+class RetrievalParams:
+    """Tunable knobs; defaults chosen on bench/questions (see the table in bench/README or the issue note)."""
+
+    fusion: str = "rrf"
+    rrf_k: float = 10.0  # small k: the top ranks of each signal weigh more than with the textbook 60
+    dense_weight: float = 1.0  # weight of the dense signal relative to BM25 (both fusions)
+    title_weight: float = 3.0  # BM25 column weight of the title relative to the chunk text
+    depth: int = 100  # chunks fetched per signal
+
+
+DEFAULT_PARAMS = RetrievalParams()
+
+_STOP = set("""a an and are as at be by can do does for from has have how i in into is it its of on or paper papers
+that the their them there these this to uses use used using was what when where which who whose why will with
+work works about any some our we you they does did propose proposes proposed""".split())
+
+
+@dataclass
+class Filters:
+    date: str | None = None
+    since: str | None = None
+    until: str | None = None
+    topic: str | None = None
+    papers: list[str] | None = None  # restrict to these paper ids
+    include_references: bool = False
+
+    def restricts_papers(self) -> bool:
+        return any([self.date, self.since, self.until, self.topic, self.papers is not None])
+
+
+@dataclass
+class Passage:
+    chunk_id: str
+    paper_id: str
+    text: str
+    section: str
+    kind: str
+    page: int | None
+    page_end: int | None
+    char_start: int
+    char_end: int
+    score: float
+    bm25_rank: int | None = None
+    dense_rank: int | None = None
+    similarity: float | None = None  # cosine similarity to the query, when known
+
+
+@dataclass
+class PaperHit:
+    paper_id: str
+    title: str
+    arxiv_id: str | None
+    date: str | None
+    topics: list[str]
+    score: float
+    passages: list[Passage]
+    bm25: float | None = None  # the paper's best BM25 score (higher is better)
+    bm25_rank: int | None = None  # the paper's rank among papers by BM25 (0-based)
+    dense_rank: int | None = None  # ... and by dense similarity
+
+    @property
+    def best_similarity(self) -> float:
+        sims = [p.similarity for p in self.passages if p.similarity is not None]
+        return max(sims) if sims else 0.0
+
+
+@dataclass
+class SearchResult:
+    query: str
+    mode: str
+    papers: list[PaperHit]
+    timings: dict = field(default_factory=dict)
+    query_vector: np.ndarray | None = None  # the embedded query (dense and hybrid modes)
+
+    def to_dict(self) -> dict:
+        return {
+            "query": self.query, "mode": self.mode, "timings_ms": self.timings,
+            "papers": [{
+                "id": p.paper_id, "title": p.title, "arxiv_id": p.arxiv_id, "date": p.date, "topics": p.topics,
+                "score": round(p.score, 5), "best_similarity": round(p.best_similarity, 4),
+                "bm25_rank": p.bm25_rank, "dense_rank": p.dense_rank,
+                "passages": [{
+                    "chunk_id": s.chunk_id, "page": s.page, "section": s.section, "kind": s.kind,
+                    "score": round(s.score, 5), "bm25_rank": s.bm25_rank, "dense_rank": s.dense_rank,
+                    "similarity": None if s.similarity is None else round(s.similarity, 4), "text": s.text,
+                } for s in p.passages],
+            } for p in self.papers],
+        }
+
+
+def query_terms(text: str) -> list[str]:
+    """The question's content words, lower-cased; hyphenated/dotted words also give their parts."""
+    words = [w for w in re.findall(r"[\w][\w\-.]*[\w]|\w", text.lower()) if w not in _STOP and len(w) > 1]
+    terms: list[str] = []
+    for w in dict.fromkeys(words):
+        split = ("-" in w or "." in w) and not re.fullmatch(r"[\d.]+", w)
+        for part in re.split(r"[\-.]", w) if split else [w]:
+            if part and part not in _STOP and (len(part) > 1 or part.isdigit()):
+                terms.append(part)
+    return list(dict.fromkeys(terms))
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 OR-query of the question's content words (quoted, so user text is never FTS syntax)."""
+    terms = ['"' + t.replace('"', "") + '"' for t in query_terms(text)]
+    return " OR ".join(terms) or None
+
+
+def allowed_papers(catalog: Catalog, f: Filters) -> set[str] | None:
+    """Paper ids the filters allow (None: no restriction)."""
+    if not f.restricts_papers():
+        return None
+    ids = {r["id"] for r in catalog.list_papers(date=f.date, topic=f.topic, since=f.since, until=f.until)}
+    if f.papers is not None:
+        ids &= set(f.papers)
+    return ids
+
+
+def bm25(catalog: Catalog, query: str, limit: int, allowed: set[str] | None, refs: bool,
+         title_weight: float = DEFAULT_PARAMS.title_weight) -> list[tuple[str, str, float]]:
+    """(chunk id, paper id, score) best first; score = -bm25 (higher is better)."""
+    q = fts_query(query)
+    if not q:
+        return []
+    sql = (f"SELECT chunk_id, paper_id, bm25(chunks_fts, 0, 0, 0, {float(title_weight)}, 1.0) AS s FROM chunks_fts"
+           " WHERE chunks_fts MATCH ?" + ("" if refs else " AND kind != 'references'"))
+    args: list = [q]
+    if allowed is not None:
+        sql += " AND paper_id IN (SELECT value FROM json_each(?))"
+        args.append(json.dumps(sorted(allowed)))
+    rows = catalog.db.execute(sql + " ORDER BY s LIMIT ?", (*args, limit)).fetchall()
+    return [(r[0], r[1], -r[2]) for r in rows]
+
+
+def dense(store, query_vec: np.ndarray, limit: int, allowed: set[str] | None, refs: bool) -> list[tuple[str, float]]:
+    """(chunk id, cosine similarity) best first."""
+    clauses: list[dict] = []
+    if not refs:
+        clauses.append({"kind": {"$ne": "references"}})
+    if allowed is not None:
+        clauses.append({"paper_id": {"$in": sorted(allowed)}})
+    where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
+    return store.query(query_vec, limit, where=where)
+
+
+def stored_similarities(catalog: Catalog, query_vec: np.ndarray, chunk_ids: list[str]) -> dict[str, float]:
+    """Cosine of the query to chunks, from the embeddings kept in the catalog (no vector-store round trip)."""
+    out: dict[str, float] = {}
+    q = np.asarray(query_vec, dtype=np.float32).reshape(-1)
+    qn = float(np.linalg.norm(q)) or 1.0
+    for start in range(0, len(chunk_ids), 500):
+        part = chunk_ids[start:start + 500]
+        marks = ",".join("?" * len(part))
+        for cid, blob in catalog.db.execute(f"SELECT id, embedding FROM chunks WHERE id IN ({marks})", part):
+            if blob is not None:
+                v = np.frombuffer(blob, dtype=np.float32)
+                if v.shape == q.shape:
+                    out[cid] = float(v @ q) / ((float(np.linalg.norm(v)) or 1.0) * qn)
+    return out
+
+
+def _paper_best(hits: list[tuple[str, str, float]]) -> dict[str, float]:
+    best: dict[str, float] = {}
+    for _cid, pid, s in hits:
+        if pid not in best:  # hits come best first
+            best[pid] = s
+    return best
+
+
+def _fuse(signals: list[tuple[dict[str, float], float]], p: RetrievalParams) -> dict[str, float]:
+    """Fuse per-signal paper scores {paper: score} (higher is better), each with a weight."""
+    fused: dict[str, float] = {}
+    for scores, weight in signals:
+        if not scores:
+            continue
+        ranked = sorted(scores, key=lambda pid: -scores[pid])
+        if p.fusion == "rrf":
+            for r, pid in enumerate(ranked):
+                fused[pid] = fused.get(pid, 0.0) + weight / (p.rrf_k + r + 1)
+        else:  # convex combination of min-max normalised scores (missing = 0)
+            hi, lo = scores[ranked[0]], scores[ranked[-1]]
+            span = (hi - lo) or 1.0
+            for pid in ranked:
+                fused[pid] = fused.get(pid, 0.0) + weight * (scores[pid] - lo) / span
+    return fused
+
+
+def search(query: str, catalog: Catalog, embedder, store, k: int = 5, filters: Filters | None = None,
+           mode: str = "hybrid", passages_per_paper: int = 3, depth: int | None = None,
+           params: RetrievalParams | None = None, with_similarity: bool = False) -> SearchResult:
+    """Rank papers for `query`. `mode` picks the signals (hybrid | bm25 | dense). With `with_similarity`, every
+    returned passage gets its cosine similarity to the query (the query is embedded even in bm25 mode)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    p = params or DEFAULT_PARAMS
+    if p.fusion not in FUSIONS:
+        raise ValueError(f"fusion must be one of {FUSIONS}")
+    depth = depth or p.depth
+    f = filters or Filters()
+    t0 = time.perf_counter()
+    allowed = allowed_papers(catalog, f)
+    if allowed is not None and not allowed:
+        return SearchResult(query, mode, [], {"total": 0.0})
+    lex = bm25(catalog, query, depth, allowed, f.include_references, p.title_weight) if mode != "dense" else []
+    t1 = time.perf_counter()
+    qvec = None
+    if mode != "bm25" or with_similarity:
+        qvec = np.asarray(embedder.embed([query])[0], dtype=np.float32)
+    t2 = time.perf_counter()
+    vec = dense(store, qvec, depth, allowed, f.include_references) if mode != "bm25" else []
+    t3 = time.perf_counter()
+    rows = catalog.get_chunks(list(dict.fromkeys([c for c, _, _ in lex] + [c for c, _ in vec])))
+    vec_hits = [(cid, rows[cid]["paper_id"], s) for cid, s in vec if cid in rows]  # a vector whose chunk is gone
+    lex_paper, vec_paper = _paper_best(lex), _paper_best(vec_hits)
+    fused = _fuse([(lex_paper, 1.0), (vec_paper, p.dense_weight)], p)
+    top = sorted(fused, key=lambda pid: -fused[pid])[:k]
+    lex_rank = {cid: i for i, (cid, _, _) in enumerate(lex)}
+    vec_rank = {cid: i for i, (cid, _) in enumerate(vec)}
+    sims = {cid: s for cid, _, s in vec_hits}
+    paper_lex_rank = {pid: i for i, pid in enumerate(sorted(lex_paper, key=lambda x: -lex_paper[x]))}
+    paper_vec_rank = {pid: i for i, pid in enumerate(sorted(vec_paper, key=lambda x: -vec_paper[x]))}
+    by_paper: dict[str, list[Passage]] = {pid: [] for pid in top}
+    for cid, r in rows.items():
+        if r["paper_id"] not in by_paper:
+            continue
+        chunk_score = sum(1.0 / (p.rrf_k + ranks[cid] + 1) for ranks in (lex_rank, vec_rank) if cid in ranks)
+        by_paper[r["paper_id"]].append(Passage(
+            chunk_id=cid, paper_id=r["paper_id"], text=r["text"], section=r["section"], kind=r["kind"],
+            page=r["page_start"], page_end=r["page_end"], char_start=r["char_start"], char_end=r["char_end"],
+            score=chunk_score, bm25_rank=lex_rank.get(cid), dense_rank=vec_rank.get(cid), similarity=sims.get(cid)))
+    papers = []
+    for pid in top:
+        passages = sorted(by_paper[pid], key=lambda s: -s.score)[:passages_per_paper]
+        row = catalog.get_paper_row(pid)
+        papers.append(PaperHit(pid, row["title"], row["arxiv_id"], row["digest_date"] or row["published"],
+                               json.loads(row["topics"]), fused[pid], passages, lex_paper.get(pid),
+                               paper_lex_rank.get(pid), paper_vec_rank.get(pid)))
+    if with_similarity and qvec is not None:
+        missing = [s.chunk_id for hit in papers for s in hit.passages if s.similarity is None]
+        extra = stored_similarities(catalog, qvec, missing) if missing else {}
+        for hit in papers:
+            for s in hit.passages:
+                if s.similarity is None:
+                    s.similarity = extra.get(s.chunk_id)
+    t4 = time.perf_counter()
+    timings = {"bm25": round((t1 - t0) * 1000, 2), "embed": round((t2 - t1) * 1000, 2),
+               "dense": round((t3 - t2) * 1000, 2), "fuse": round((t4 - t3) * 1000, 2),
+               "total": round((t4 - t0) * 1000, 2)}
+    return SearchResult(query, mode, papers, timings, qvec)
