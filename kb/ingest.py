@@ -300,7 +300,7 @@ def reindex(catalog: Catalog, embedder, store, opts: IngestOptions, rebuild: boo
     else:
         check_catalog_compatible(catalog, info)
         catalog.mark_all_unindexed()
-    store.delete(sorted(store.ids()))
+    store.clear()  # a collection keeps its dimension; a new embedder needs a new one
     store.set_info(info)
     catalog.db.execute("DELETE FROM tombstones")
     catalog.set_meta("index_info", json.dumps(info, sort_keys=True))

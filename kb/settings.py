@@ -37,7 +37,7 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=default_home, description="Folder holding the catalog, index and outputs")
     embedder: str = Field("all-MiniLM-L6-v2", description="Embedding model: registered name, local path or hub id")
-    embed_batch_size: int = Field(32, description="Texts per embedding batch")
+    embed_batch_size: int = Field(64, description="Texts per embedding batch")
     vector_store: str = Field("chroma", description="Vector store backend: chroma | memory")
     chroma_url: str | None = Field(None, description="Chroma server URL (http://host:port); embedded when unset")
     chunk_tokens: int = Field(200, description="Target chunk size in embedder word pieces (window is 256)")
