@@ -104,6 +104,9 @@ def ingest(items: list[str], catalog: Catalog, embedder, store, opts: IngestOpti
 
     sync_store(catalog, embedder, store, opts.batch_size, progress, report)  # finish an interrupted run first
     inputs, errors = expand_inputs(items)
+    # Metadata sources first: a paper's title is settled before its PDF is chunked and embedded, so PDF chunks
+    # are not embedded twice (the embedded text includes the title).
+    inputs.sort(key=lambda i: i.kind == "pdf")
     report.errors += [(e.path, e.cause) for e in errors]
     report.files = len(inputs)
     for i, inp in enumerate(inputs):
