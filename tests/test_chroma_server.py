@@ -93,3 +93,22 @@ def test_reconnect_sees_data_and_info(chroma_url: str) -> None:
     assert again.get_info() == {"embedder": "fake-hash", "dim": 3}
     assert again.query(Q, 1)[0][0] == "p1#0"
     check_compatible(again, {"embedder": "fake-hash", "dim": 3})
+
+
+def test_cli_ingest_into_a_chroma_server(chroma_url, kb_env, sample_corpus, monkeypatch):
+    """`kb ingest --chroma-url` writes vectors to the server; the catalog stays local under KB_HOME."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from kb_cli.app import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["-q", "ingest", str(sample_corpus / "pdf"), "--chroma-url", chroma_url, "--json"])
+    assert result.exit_code == 0, result.output
+    monkeypatch.setenv("KB_CHROMA_URL", chroma_url)
+    status = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    assert status["vector_store_location"] == chroma_url
+    server = ChromaStore(url=chroma_url)
+    assert server.count() == status["chunks"] > 0
+    assert not (kb_env / "chroma").exists()  # nothing went to the embedded store
