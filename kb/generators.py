@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -101,22 +102,30 @@ class LlamaCppGenerator(Generator):
         n_threads: int | None = None,
         seed: int = 0,
         chat: bool | None = None,
+        repeat_penalty: float = 1.1,
     ):
         self.model_path = Path(model_path)
         self.name = self.model_path.name
         self.n_ctx = n_ctx
         self.n_threads = n_threads or len(os.sched_getaffinity(0))
         self.seed = seed
+        self.repeat_penalty = repeat_penalty  # tiny models loop without it; still deterministic
         self._chat = chat  # None: use the model's chat template when it has one
         self._llm: Any = None
         self._formatter: Any = None
+        self._lock = threading.Lock()
         self.load_seconds: float | None = None
 
     # Loading ---------------------------------------------------------------------------------------------------
     def _model(self) -> Any:
+        with self._lock:
+            return self._llm if self._llm is not None else self._load()
+
+    def _load(self) -> Any:
         if self._llm is None:
             if not self.model_path.is_file():
                 raise KbError(f"generation model file not found: {self.model_path}")
+            prefer_passive_openmp()
             try:
                 import llama_cpp
             except ImportError as exc:  # pragma: no cover - depends on the install
@@ -191,17 +200,18 @@ class LlamaCppGenerator(Generator):
     def _fit(self, messages: Messages, max_tokens: int) -> tuple[list[int], list[str], int]:
         """Prompt tokens that fit, stop strings, and how many tokens may be generated (at least 1).
 
-        When the prompt leaves fewer than min(max_tokens, 16) tokens free, the longest message loses its middle
-        (instructions at its start and the question at its end survive).
+        The prompt may take n_ctx - min(max_tokens, n_ctx // 2) tokens; beyond that the longest message loses its
+        middle (instructions at its start and the question at its end survive).
         """
         tokens, stops = self._prompt_tokens(messages)
-        over = len(tokens) + min(max_tokens, 16) - self.n_ctx
+        room = min(max_tokens, self.n_ctx // 2)
+        over = len(tokens) + room - self.n_ctx
         if over > 0:
             llm = self._model()
             messages = [dict(m) for m in messages]
             longest = max(range(len(messages)), key=lambda i: len(messages[i].get("content", "")))
             content = self._tokenize(messages[longest].get("content", ""))
-            keep = max(0, len(content) - over - 16)
+            keep = max(0, len(content) - over - 8)  # 8: the "[...]" marker and token merges at the cut
             n_head = keep * 2 // 3
             head, tail = content[:n_head], content[len(content) - (keep - n_head):] if keep > n_head else []
             messages[longest]["content"] = (llm.detokenize(head).decode("utf-8", "ignore") + "\n[...]\n"
@@ -209,8 +219,8 @@ class LlamaCppGenerator(Generator):
             log.warning("prompt was %d tokens over the %d-token context; shortened the longest message", over,
                         self.n_ctx)
             tokens, stops = self._prompt_tokens(messages)
-            if len(tokens) >= self.n_ctx:  # the other messages alone are too long: keep the prompt's end
-                tokens = tokens[len(tokens) - self.n_ctx + min(max_tokens, 16):]
+            if len(tokens) + room > self.n_ctx:  # the other messages alone are too long: keep the prompt's end
+                tokens = tokens[len(tokens) + room - self.n_ctx:]
         return tokens, stops, max(1, min(max_tokens, self.n_ctx - len(tokens)))
 
     # Generation ------------------------------------------------------------------------------------------------
@@ -223,6 +233,7 @@ class LlamaCppGenerator(Generator):
         pieces: list[str] = []
         stream = llm.create_completion(
             prompt=tokens, max_tokens=max_tokens, temperature=0.0, top_k=1, seed=self.seed,
+            repeat_penalty=self.repeat_penalty,
             stop=list(dict.fromkeys((stop or []) + stops)), stream=True,
         )
         try:
@@ -245,6 +256,15 @@ class LlamaCppGenerator(Generator):
             seconds=time.perf_counter() - start,
             first_token_seconds=first,
         )
+
+
+def prefer_passive_openmp() -> None:
+    """Ask OpenMP threads to sleep, not spin, while they wait (unless the user chose otherwise).
+
+    llama.cpp's OpenMP threads spin-wait; on a busy 2-core machine that made 2 threads 5-10x slower than 1. It only
+    takes effect if it runs before llama_cpp (and so libgomp) is first imported in this process.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _plain_prompt(messages: Messages) -> str:
@@ -287,9 +307,27 @@ class OpenAICompatGenerator(Generator):
         if stop:
             body["stop"] = stop
         start = time.perf_counter()
-        first: float | None = None
+        try:
+            pieces, usage, first = self._stream(body, on_token, start)
+        except KbError as exc:  # servers that do not know stream_options refuse it: ask once more without
+            if "stream_options" not in str(exc):
+                raise
+            del body["stream_options"]
+            pieces, usage, first = self._stream(body, on_token, start)
+        text = "".join(pieces)
+        return Generation(
+            text=text,
+            prompt_tokens=int(usage.get("prompt_tokens") or self.count_messages(messages)),
+            completion_tokens=int(usage.get("completion_tokens") or (self.count_tokens(text) if text else 0)),
+            seconds=time.perf_counter() - start,
+            first_token_seconds=first,
+        )
+
+    def _stream(self, body: dict, on_token: TokenCallback | None, start: float) -> tuple[list[str], dict, float | None]:
+        """POST the request and read the SSE stream: (text pieces, usage if sent, first-token time)."""
         pieces: list[str] = []
         usage: dict = {}
+        first: float | None = None
         try:
             with urllib.request.urlopen(self._request(body), timeout=self.timeout) as resp:
                 for event in _sse_events(resp):
@@ -298,15 +336,14 @@ class OpenAICompatGenerator(Generator):
                     try:
                         data = json.loads(event)
                     except json.JSONDecodeError as exc:
-                        raise KbError(f"LLM server at {self.url} sent invalid JSON in its stream: {event[:80]!r}") from exc
+                        raise KbError(f"LLM server at {self.url} sent invalid JSON: {event[:80]!r}") from exc
                     if data.get("error"):
                         raise KbError(f"LLM server at {self.url} reported an error: {data['error']}")
                     usage = data.get("usage") or usage
                     for choice in data.get("choices") or []:
                         piece = (choice.get("delta") or {}).get("content") or choice.get("text") or ""
                         if piece:
-                            if first is None:
-                                first = time.perf_counter() - start
+                            first = first if first is not None else time.perf_counter() - start
                             pieces.append(piece)
                             if on_token:
                                 on_token(piece)
@@ -317,14 +354,7 @@ class OpenAICompatGenerator(Generator):
             raise KbError(f"cannot reach LLM server at {self.url}: {exc.reason}") from exc
         except (TimeoutError, ConnectionError, OSError) as exc:
             raise KbError(f"LLM server at {self.url} failed: {exc}") from exc
-        text = "".join(pieces)
-        return Generation(
-            text=text,
-            prompt_tokens=int(usage.get("prompt_tokens") or self.count_messages(messages)),
-            completion_tokens=int(usage.get("completion_tokens") or (self.count_tokens(text) if text else 0)),
-            seconds=time.perf_counter() - start,
-            first_token_seconds=first,
-        )
+        return pieces, usage, first
 
 
 def _sse_events(resp) -> Any:
@@ -427,6 +457,7 @@ def get_generator(model: str, llm_url: str | None = None, n_ctx: int = 2048, n_t
         return OpenAICompatGenerator(llm_url, model=served, api_key=api_key, n_ctx=n_ctx, seed=seed)
     if model in _FACTORIES:
         return _FACTORIES[model](n_ctx=n_ctx, n_threads=n_threads, seed=seed)
+    prefer_passive_openmp()  # before resolve_model: a model package may import llama_cpp when located
     path = resolve_model(model, kind="generation")
     spec = MODELS.get(model)
     chat = None if spec is None or spec.chat else False

@@ -3,7 +3,8 @@
 A sentence is supported when (1) enough of its content words (stopwords removed, light stemming) occur in the
 cited passages, (2) its embedding is close enough to a cited passage or one of its sentences, and (3) every hard
 fact in it -- numbers (81.2%, 3.1x, 16) and names (SliceFormer, Kinetics-400, LEVIR-CC, ViT, A100) -- occurs in a
-cited passage. Sentences that fail are replaced by the best supporting quote from the cited passages when one is
+cited passage, each number in a passage sentence that shares a content word with the words around it in the
+generated sentence (so "runs at 68.4%" fails when 68.4% is an accuracy). Sentences that fail are replaced by the best supporting quote from the cited passages when one is
 close enough, else dropped; `GroundedText.note()` says so. Passage sentences that read like instructions to a
 model ("ignore previous instructions ...") are never used as evidence or quoted.
 
@@ -12,13 +13,14 @@ Pure library: the embedder is injected (anything with `embed(texts) -> np.ndarra
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
 import numpy as np
 
-from kb.prompts import NO_ANSWER
-from kb.grounding_terms import content_stems, entity_keys, fact_entities, fact_numbers, number_set
+from kb.prompts import NO_ANSWER, instruction_texts
+from kb.grounding_terms import content_stems, entity_keys, fact_entities, number_contexts, number_set
 
 
 class Embedder(Protocol):
@@ -45,7 +47,7 @@ class Thresholds:
 
     min_overlap: float = 0.7  # share of the sentence's content words found in the cited passages
     min_similarity: float = 0.5  # cosine to the best cited passage or passage sentence
-    min_quote_similarity: float = 0.5  # a quote replaces a failed sentence only when this close to it
+    min_quote_similarity: float = 0.6  # a quote replaces a failed sentence only when this close to it
     min_content_words: int = 2  # fewer content words: not a checkable claim
 
 
@@ -55,9 +57,11 @@ class Verdict:
     score: float
     overlap: float
     similarity: float
-    missing: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # hard facts not in the cited passages, or not with the
+    # words they are attached to in the sentence (a number near none of its neighbours in any passage sentence)
     best_quote: str = ""
     quote_passage: int | None = None  # the [n] the best quote comes from
+    quote_similarity: float = 0.0  # cosine between the best quote and the sentence
     citations: list[int] = field(default_factory=list)  # valid passage numbers the verdict is based on
 
     @property
@@ -72,6 +76,7 @@ class GroundedSentence:
     citations: list[int]  # the passage numbers shown with it
     verdict: Verdict
     action: str  # "kept" | "replaced" | "dropped"
+    reason: str = ""  # why it was dropped: "unsupported" | "duplicate" | "not-a-claim"
 
 
 @dataclass
@@ -98,6 +103,11 @@ class GroundedText:
         return self.count("dropped")
 
     @property
+    def unsupported(self) -> int:
+        """Sentences that failed the check (replaced or dropped as unsupported)."""
+        return sum(1 for s in self.sentences if s.action == "replaced" or s.reason == "unsupported")
+
+    @property
     def citations(self) -> list[int]:
         return sorted({n for s in self.sentences if s.shown for n in s.citations})
 
@@ -106,9 +116,10 @@ class GroundedText:
         parts = []
         if self.replaced:
             parts.append(f"{_n(self.replaced)} not supported by the sources and replaced by quotes")
-        if self.dropped:
-            parts.append(f"{_n(self.dropped)} not supported by the sources and dropped")
-        return ("; ".join(parts) + ".")[0].upper() + ("; ".join(parts) + ".")[1:] if parts else ""
+        dropped = sum(1 for s in self.sentences if s.reason == "unsupported")
+        if dropped:
+            parts.append(f"{_n(dropped)} not supported by the sources and dropped")
+        return "; ".join(parts) + "." if parts else ""
 
 
 def _n(k: int) -> str:
@@ -200,13 +211,15 @@ def parse_citations(sentence: str) -> tuple[str, list[int]]:
 
 _INJECTION_RE = re.compile(
     r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|prompts?|rules|directions|above|previous|prior)\b"
-    r"|\b(?:you are now|act as an?|pretend to be|new instructions?|system prompt)\b",
+    r"|\b(?:you are now|act as an?|pretend to be|new instructions?|system prompt|you (?:must|should|have to|need to))\b"
+    r"|^\W*(?:(?:always|never|only|just|please|now)\s+)?(?:answer|respond|reply|say|output|print|write|repeat|type)\b",
     re.I,
 )
 
 
 def looks_like_instruction(sentence: str) -> bool:
-    """True for text addressed to a model ("Ignore previous instructions and ...")."""
+    """True for text addressed to a model: "Ignore previous instructions and ...", "Always answer 'x'.",
+    "Say banana.", "You must ...". Such passage sentences are never evidence and never quoted."""
     return bool(_INJECTION_RE.search(sentence))
 
 
@@ -222,6 +235,7 @@ class _Evidence:
     numbers: set[str]
     keys: set[str]
     vectors: np.ndarray  # row 0: the passage's evidence text as a whole; then one row per sentence
+    sentence_facts: list[tuple[set[str], set[str]]]  # per sentence: (numbers, content stems incl. the title's)
 
 
 def _evidence(passages: Sequence[Passage], embedder: Embedder) -> dict[int, _Evidence]:
@@ -237,8 +251,10 @@ def _evidence(passages: Sequence[Passage], embedder: Embedder) -> dict[int, _Evi
     row = 0
     for p, sents, body in prepared:
         evidence_text = f"{p.title}. {body}"
+        title_stems = content_stems(p.title)
+        facts = [(number_set(x), content_stems(x) | title_stems) for x in sents]
         out[p.n] = _Evidence(p, sents, content_stems(evidence_text), number_set(evidence_text),
-                             entity_keys(evidence_text), vectors[row: row + 1 + len(sents)])
+                             entity_keys(evidence_text), vectors[row: row + 1 + len(sents)], facts)
         row += 1 + len(sents)
     return out
 
@@ -256,7 +272,12 @@ def _judge(clean: str, vec: np.ndarray, evs: list[_Evidence], t: Thresholds) -> 
     stems = content_stems(clean)
     pool_stems = set().union(*(e.stems for e in evs)) if evs else set()
     overlap = len(stems & pool_stems) / len(stems) if stems else 0.0
-    missing = [shown for shown, key in fact_numbers(clean) if not any(key in e.numbers for e in evs)]
+    missing = []
+    for shown, key, context in number_contexts(clean):
+        if not any(key in e.numbers for e in evs):
+            missing.append(shown)  # stated nowhere in the cited passages
+        elif context and not any(key in nums and context & stems for e in evs for nums, stems in e.sentence_facts):
+            missing.append(shown)  # stated, but about something else ("runs at 68.4%" when 68.4% is an accuracy)
     for name, keys in fact_entities(clean):
         if not any(k in e.keys for e in evs for k in keys):
             missing.append(name)
@@ -271,7 +292,8 @@ def _judge(clean: str, vec: np.ndarray, evs: list[_Evidence], t: Thresholds) -> 
     ok = len(stems) >= t.min_content_words and overlap >= t.min_overlap and similarity >= t.min_similarity
     status = "supported" if ok and not missing else "unsupported"
     return Verdict(status, round((overlap + similarity) / 2, 4), round(overlap, 4), round(similarity, 4),
-                   list(dict.fromkeys(missing)), quote, quote_n, [e.passage.n for e in evs])
+                   list(dict.fromkeys(missing)), quote, quote_n, round(max(quote_sim, 0.0), 4),
+                   [e.passage.n for e in evs])
 
 
 def _check(clean: str, cited: list[int], vec: np.ndarray, ev: dict[int, _Evidence], t: Thresholds) -> Verdict:
@@ -290,8 +312,9 @@ def _check(clean: str, cited: list[int], vec: np.ndarray, ev: dict[int, _Evidenc
     if not best.supported:
         best.status = "no-citation"
         # the quote may come from any passage: take the closest across all of them
-        best.best_quote, best.quote_passage = max(
-            ((v.best_quote, v.quote_passage, v.similarity) for v in verdicts), key=lambda x: x[2])[:2]
+        closest = max(verdicts, key=lambda v: v.quote_similarity)
+        best.best_quote, best.quote_passage = closest.best_quote, closest.quote_passage
+        best.quote_similarity = closest.quote_similarity
     return best
 
 
@@ -314,17 +337,41 @@ def check_sentence(sentence: str, cited: Sequence[Passage], embedder: Embedder,
 
 
 def _render(clean: str, citations: list[int]) -> str:
+    """The sentence with canonical markers before its full stop: "It works [1][2]." (after a closing quote)."""
     body = clean.rstrip()
-    end = ""
+    marks = "".join(f"[{n}]" for n in citations)
+    if len(body) > 1 and body[-1] in "\"”'’)" and body[-2] in ".!?":
+        return f"{body} {marks}".rstrip()
+    end = "."
     if body and body[-1] in ".!?":
         body, end = body[:-1].rstrip(), body[-1]
-    marks = "".join(f"[{n}]" for n in citations)
-    return f"{body} {marks}{end or '.'}" if marks else f"{body}{end or '.'}"
+    return f"{body} {marks}{end}" if marks else f"{body}{end}"
+
+
+def _norm(s: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9 ]", " ", s.lower()).split())
 
 
 def _is_refusal(clean: str) -> bool:
-    norm = lambda s: re.sub(r"[^a-z ]", "", s.lower()).strip()  # noqa: E731
-    return norm(clean) == norm(NO_ANSWER)
+    return _norm(clean) == _norm(NO_ANSWER)
+
+
+# Prompt labels a small model echoes: a leading "Answer:" is stripped; an echoed question, task or title is no claim.
+_LABEL_RE = re.compile(r"^\s*(?:answer|summary|response|note)\s*:\s*", re.I)
+_ECHO_RE = re.compile(r"^\s*(?:question|task|paper|passages?|instructions?|user|assistant)\s*:", re.I)
+
+
+@lru_cache(maxsize=1)
+def _instruction_stems() -> frozenset[str]:
+    return frozenset().union(*(content_stems(t) for t in instruction_texts()))
+
+
+def _is_claim(clean: str) -> bool:
+    """False for echoed prompt labels, questions, and sentences made of our own instruction words."""
+    if _ECHO_RE.match(clean) or clean.rstrip().endswith("?"):
+        return False
+    stems = content_stems(clean)
+    return not stems or len(stems - _instruction_stems()) / len(stems) > 0.2
 
 
 def ground(text: str, passages: Sequence[Passage], embedder: Embedder, mode: str = "replace",
@@ -341,26 +388,33 @@ def ground(text: str, passages: Sequence[Passage], embedder: Embedder, mode: str
     t = thresholds or Thresholds()
     ev = _evidence(passages, embedder)
     raw = split_sentences(text)
-    parsed = [parse_citations(s) for s in raw]
+    parsed = []
+    for sentence in raw:
+        clean, cited = parse_citations(sentence)
+        parsed.append((_LABEL_RE.sub("", clean), cited))
     vectors = _embed(embedder, [c for c, _ in parsed])
     out: list[GroundedSentence] = []
-    shown_quotes: set[str] = set()
+    seen: set[str] = set()  # normalised sentences and quotes already shown
     for original, (clean, cited), vec in zip(raw, parsed, vectors):
         if _is_refusal(clean):
             out.append(GroundedSentence(original, NO_ANSWER, [], Verdict("no-citation", 0, 0, 0), "kept"))
             continue
+        if not _is_claim(clean) or _norm(clean) in seen:
+            reason = "duplicate" if _is_claim(clean) else "not-a-claim"
+            out.append(GroundedSentence(original, "", [], Verdict("no-citation", 0, 0, 0), "dropped", reason))
+            continue
+        seen.add(_norm(clean))
         verdict = _check(clean, cited, vec, ev, t)
         if verdict.supported:
             out.append(GroundedSentence(original, _render(clean, verdict.citations), verdict.citations, verdict, "kept"))
             continue
         quote, qn = verdict.best_quote, verdict.quote_passage
-        if mode == "replace" and quote and qn is not None and quote not in shown_quotes:
-            quote_sim = float(_embed(embedder, [quote])[0] @ vec)
-            if quote_sim >= t.min_quote_similarity:
-                shown_quotes.add(quote)
-                body = quote.rstrip()
-                body = body[:-1] if body.endswith(".") else body
-                out.append(GroundedSentence(original, f"“{body}” [{qn}].", [qn], verdict, "replaced"))
-                continue
-        out.append(GroundedSentence(original, "", [], verdict, "dropped"))
+        if (mode == "replace" and quote and qn is not None and _norm(quote) not in seen
+                and verdict.quote_similarity >= t.min_quote_similarity):
+            seen.add(_norm(quote))
+            body = quote.rstrip()
+            body = body[:-1] if body.endswith(".") else body
+            out.append(GroundedSentence(original, f"“{body}” [{qn}].", [qn], verdict, "replaced"))
+            continue
+        out.append(GroundedSentence(original, "", [], verdict, "dropped", "unsupported"))
     return GroundedText(out)

@@ -102,6 +102,19 @@ def fact_numbers(sentence: str) -> list[tuple[str, str]]:
     return out
 
 
+def number_contexts(sentence: str, window: int = 4) -> list[tuple[str, str, set[str]]]:
+    """Each stand-alone number with the content stems of the `window` words on either side of it:
+    ("68.4%", "68.4", {"model", "run"}) for "The model runs at 68.4%"."""
+    out = []
+    for m in _FACT_NUMBER_RE.finditer(sentence):
+        before = sentence[: m.start()].split()[-window:]
+        after = sentence[m.end():].split()[:window]
+        surface = (m.group(1) + (m.group(2) or "")).replace(" ", "")
+        context = content_stems(" ".join(before + after)) - number_set(" ".join(before + after))
+        out.append((surface, _number_key(m.group(1)), context))
+    return out
+
+
 def number_set(text: str) -> set[str]:
     """Every number a passage states, digits anywhere (also inside names) and number words."""
     keys = {_number_key(m.group(0)) for m in _ANY_NUMBER_RE.finditer(text)}

@@ -11,7 +11,7 @@ import dataclasses
 import re
 from typing import Callable, Sequence
 
-PROMPT_VERSION = "answer-v1/digest-v2"
+PROMPT_VERSION = "answer-v2/digest-v2"
 
 # The sentence the model is told to write when the passages do not answer; kb.grounding recognises it.
 NO_ANSWER = "The sources do not answer this question."
@@ -28,24 +28,28 @@ ANSWER_SYSTEM = (
     + f" If the passages do not answer the question, write exactly: {NO_ANSWER}"
 )
 
+ANSWER_TRAILER = (
+    "Answer in 1 to 3 short sentences using only the passages above. End each sentence with its passage number "
+    "in square brackets, like [1]."
+)
+
 DIGEST_SYSTEM = "You write short notes about one research paper using only the numbered passages given. " + _RULES
 
-# What each digest field asks for. "takeaways" is a bullet list; the others are prose.
+DIGEST_INTRO = "Answer the question at the end from these passages of the paper only, citing them like [1]."
+
+# What each digest field asks, as a question after the passages (a tiny model answers a question more reliably
+# than it follows a task description, which it tends to repeat). "takeaways" and "steps" ask for lists.
 DIGEST_FIELDS: dict[str, str] = {
-    "summary": "Write one sentence that says what this paper does and its main result.",
-    "takeaways": "Write 3 to 7 bullet points with the key facts of this paper. Start each bullet with \"- \" and "
-                 "make each bullet one short sentence.",
-    "background": "In 1 to 3 short sentences, describe the problem or context this paper starts from.",
-    "prior_methods": "In 1 to 3 short sentences, say what earlier methods did and what they lacked, as the passages "
-                     "describe them.",
-    "method": "In 1 to 3 short sentences, describe how the method proposed in this paper works.",
-    "results": "In 1 to 3 short sentences, give the main experimental results, with the numbers the passages give.",
-    "significance": "In 1 to 3 short sentences, say why the results matter, as the passages state it.",
-    "innovation": "In 1 to 3 short sentences, say what is new in this paper compared with earlier work.",
-    "steps": "List the steps of the method proposed in this paper, in order, 2 to 5 steps. Write each step on its "
-             "own line starting with its number, like \"1. \", as one short sentence.",
-    "workload": "In 1 or 2 short sentences, give the cost of the method as the passages state it: training or "
-                "running time, hardware, or the data it needs.",
+    "summary": "In one sentence, what does this paper do and what is its main result?",
+    "takeaways": "What are the key facts of this paper? Write 3 to 7 short bullet points, each starting with \"- \".",
+    "background": "What problem or context does this paper start from?",
+    "prior_methods": "What did earlier methods do, and what did they lack?",
+    "method": "How does the method proposed in this paper work?",
+    "results": "What are the main experimental results, with their numbers?",
+    "steps": "What are the steps of the proposed method, in order? Write a numbered list, one short sentence per step.",
+    "significance": "Why do the results of this paper matter?",
+    "innovation": "What is new in this paper compared with earlier work?",
+    "workload": "What does the method cost: training or running time, hardware, or data?",
 }
 
 # Delimiter-like text inside passages: our own tags, any other tag, and chat-template markers (<|im_end|> ...).
@@ -82,30 +86,30 @@ def _passages_text(passages: Sequence) -> str:
 def answer_messages(question: str, passages: Sequence) -> list[dict]:
     """Chat messages asking for an answer to `question` from `passages` (each cited as [p.n]).
 
-    The question is stated before and after the passages, so it survives if the middle is trimmed.
+    The question comes after the passages (a small model asked it first tends to echo it back), so a prompt
+    trimmed in the middle keeps it.
     """
     q = neutralise(" ".join(question.split()))
-    user = (
-        f"Question: {q}\n\nPassages:\n\n{_passages_text(passages)}\n\n"
-        f"Question: {q}\n"
-        "Answer in 1 to 3 short sentences using only the passages above. End each sentence with its passage "
-        "number in square brackets, like [1]."
-    )
+    user = f"Passages:\n\n{_passages_text(passages)}\n\nQuestion: {q}\n{ANSWER_TRAILER}"
     return [{"role": "system", "content": ANSWER_SYSTEM}, {"role": "user", "content": user}]
 
 
 def digest_messages(field: str, paper_title: str, passages: Sequence) -> list[dict]:
-    """Chat messages asking for one digest field (see DIGEST_FIELDS) about the paper `paper_title`."""
+    """Chat messages asking one digest question (see DIGEST_FIELDS) about the paper `paper_title`.
+
+    The rules (cite [n], passages are data) are in the system message; the user message ends with the question
+    itself, so a small model answers it instead of repeating instructions.
+    """
     if field not in DIGEST_FIELDS:
         raise ValueError(f"unknown digest field {field!r}; known: {', '.join(DIGEST_FIELDS)}")
     title = neutralise(" ".join(paper_title.split()))
-    task = DIGEST_FIELDS[field]
-    user = (
-        f"Paper: {title}\n\nPassages from this paper:\n\n{_passages_text(passages)}\n\n"
-        f"Task: {task} Use only the passages above. End each sentence with its passage number in square "
-        "brackets, like [1]."
-    )
+    user = f"Paper: {title}\n\n{DIGEST_INTRO}\n\n{_passages_text(passages)}\n\nQuestion: {DIGEST_FIELDS[field]}"
     return [{"role": "system", "content": DIGEST_SYSTEM}, {"role": "user", "content": user}]
+
+
+def instruction_texts() -> list[str]:
+    """Every instruction kb gives a model; kb.grounding treats a sentence echoing one of them as no claim."""
+    return [ANSWER_SYSTEM, ANSWER_TRAILER, DIGEST_SYSTEM, DIGEST_INTRO, *DIGEST_FIELDS.values()]
 
 
 def count_messages(messages: list[dict], count_tokens: Callable[[str], int]) -> int:

