@@ -198,3 +198,21 @@ def test_rebuild_with_a_new_embedder(parts, sample_corpus):
     consistent(catalog, store)
     assert store.get_info()["embedder"] == "fake-hash-32"
     ingest([str(sample_corpus / "pdf")], catalog, other, store)  # now accepted
+
+
+def test_v1_then_v2_of_one_paper_is_one_record(parts, tmp_path):
+    """The same arXiv id arriving as v1 (OAI JSON lines) and later as v2 (Atom) enriches one record."""
+    from samples.pages import render_atom_feed, render_oai_jsonl
+
+    catalog, emb, store = parts
+    v1 = dict(PAPERS[0], version=1)
+    v2 = dict(PAPERS[0], version=2, abstract=PAPERS[0]["abstract"] + " Version 2 adds a study of slice counts.")
+    (tmp_path / "old.jsonl").write_text(render_oai_jsonl([v1]), encoding="utf-8")
+    (tmp_path / "new.atom").write_text(render_atom_feed([v2]), encoding="utf-8")
+    ingest([str(tmp_path / "old.jsonl")], catalog, emb, store)
+    ingest([str(tmp_path / "new.atom")], catalog, emb, store)
+    rows = catalog.list_papers()
+    assert [r["id"] for r in rows] == [PAPERS[0]["id"]] and rows[0]["version"] == 2
+    assert "slice counts" in catalog.load_paper(PAPERS[0]["id"]).abstract
+    assert {s["kind"] for s in catalog.sources_of_paper(PAPERS[0]["id"])} == {"arxiv-jsonl", "arxiv-atom"}
+    consistent(catalog, store)
