@@ -190,5 +190,13 @@ def config_set(key: str = typer.Argument(..., help="Setting name (see `kb config
     print(f"{key} = {value}  ({path})")
 
 
+from kb_cli import digest_cmd  # noqa: E402
+digest_cmd.register(app)
+
+
+from kb_cli import ask_cmd  # noqa: E402
+ask_cmd.register(app)
+
+
 def main() -> None:
     app()

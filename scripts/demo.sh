@@ -14,14 +14,7 @@ echo "== kb ingest $samples" >&2
 $KB ingest "$samples"
 echo "== kb list --date 2024-05-22" >&2
 $KB list --date 2024-05-22
-if $KB --help | grep -q " digest "; then
-    echo "== kb digest --date 2024-05-22" >&2
-    $KB digest --date 2024-05-22
-fi
-if $KB --help | grep -q " ask "; then
-    echo "== kb ask 'which paper uses spatiotemporal slices'" >&2
-    $KB ask "which paper uses spatiotemporal slices"
-elif $KB --help | grep -q " search "; then
-    echo "== kb search 'which paper uses spatiotemporal slices'" >&2
-    $KB search "which paper uses spatiotemporal slices"
-fi
+echo "== kb digest --date 2024-05-22" >&2
+$KB digest --date 2024-05-22
+echo "== kb ask 'which paper uses spatiotemporal slices'" >&2
+$KB ask "which paper uses spatiotemporal slices"

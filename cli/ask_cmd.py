@@ -1,0 +1,227 @@
+"""`kb search`, `kb ask`, `kb eval`: thin commands over kb.retrieval, kb.ask and kb.evaluate.
+
+Readers take the shared lock, so they never see a half-written ingest. Results go to stdout, notes and the
+streamed (unchecked) draft of an answer to stderr; `--json` prints machine-readable results.
+"""
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import typer
+
+from kb_cli.common import errors_to_exit, fail, info, print_json, session, state
+
+JSON = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
+DATE = typer.Option(None, "--date", help="Only papers of this date (YYYY-MM-DD).")
+SINCE = typer.Option(None, "--since", help="Only papers on or after this date.")
+UNTIL = typer.Option(None, "--until", help="Only papers on or before this date.")
+TOPIC = typer.Option(None, "--topic", help="Only papers of this topic.")
+PAPER = typer.Option(None, "--paper", help="Only this paper (id, arXiv id or unique prefix); repeatable.")
+MODE = typer.Option("hybrid", "--mode", help="Retrieval signals: hybrid (BM25 + dense, fused), bm25 or dense.")
+
+
+def _filters(catalog, date, since, until, topic, papers):
+    from kb.retrieval import Filters
+
+    ids = None
+    if papers:
+        ids = []
+        for ref in papers:
+            pid = catalog.find_paper_id(ref)
+            if pid is None:
+                raise fail(f"no paper matches '{ref}' (see `kb list`)")
+            ids.append(pid)
+    return Filters(date=date, since=since, until=until, topic=topic, papers=ids)
+
+
+def _check_mode(mode: str) -> None:
+    from kb.retrieval import MODES
+
+    if mode not in MODES:
+        raise fail(f"--mode must be one of: {', '.join(MODES)}")
+
+
+def _read_lock(s):
+    from kb.lock import kb_lock
+
+    return kb_lock(s.settings.lock_path, exclusive=False, timeout=s.settings.lock_timeout, on_wait=info)
+
+
+def _generator(settings):
+    from kb.generators import get_generator
+
+    return get_generator(settings.model, settings.llm_url, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
+                         seed=settings.seed, api_key=settings.llm_api_key)
+
+
+def _short(text: str, n: int = 240) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1].rsplit(" ", 1)[0] + " …"
+
+
+def _cite(title: str, arxiv_id: str | None, pid: str) -> str:
+    return f"{title} (arXiv:{arxiv_id})" if arxiv_id else f"{title} ({pid})"
+
+
+def _where(page, section) -> str:
+    parts = ([f"p. {page}"] if page else []) + ([section] if section else [])
+    return ", ".join(parts)
+
+
+def render_search(result) -> None:
+    if not result.papers:
+        info("no papers match")
+        return
+    for i, p in enumerate(result.papers, 1):
+        print(f"{i}. {_cite(p.title, p.arxiv_id, p.paper_id)}  [{p.date or 'no date'}]")
+        print(f"   score {p.score:.4f}  similarity {p.best_similarity:.3f}  bm25 rank {p.bm25_rank}  "
+              f"dense rank {p.dense_rank}")
+        for s in p.passages:
+            print(f"   - {_where(s.page, s.section) or s.kind}: {_short(s.text)}")
+    info(f"{len(result.papers)} paper(s) in {result.timings.get('total', 0):.0f} ms ({result.mode})")
+
+
+def render_answer(ans) -> None:
+    if ans.abstained:
+        print(ans.text)
+        if ans.nearest:
+            print("\nNearest papers (not close enough to answer):")
+            for p in ans.nearest:
+                print(f"  - {_cite(p.title, p.arxiv_id, p.paper_id)}  similarity {p.best_similarity:.2f}")
+        info(f"abstained: {ans.note} (similarity {ans.signals['best_similarity']:.2f}, "
+             f"coverage {ans.signals['coverage']:.2f})")
+        return
+    print(ans.header)
+    print()
+    print(ans.text)
+    print("\nSources:")
+    for s in ans.sources:
+        where = _where(s.page, s.section)
+        print(f"  [{s.n}] {_cite(s.title, s.arxiv_id, s.paper_id)}{', ' + where if where else ''}")
+        print(f"      “{s.quote}”")
+    if ans.note:
+        print(f"\nNote: {ans.note}")
+
+
+def render_eval(report) -> None:
+    sm = report.summary()
+
+    def row(name: str, t: dict) -> str:
+        return (f"{name:<10} R@1 {t['recall@1']:.3f}  R@5 {t['recall@5']:.3f}  R@10 {t['recall@10']:.3f}  "
+                f"MRR {t['mrr']:.3f}  (n={t['n']})") if t.get("n") else f"{name:<10} (no answerable questions)"
+
+    print(f"questions: {sm['questions']} ({sm['answerable']} answerable, {sm['expect_none']} must abstain); "
+          f"mode {sm['mode']}; {sm['seconds']:.1f} s")
+    print(row("retrieval", sm["retrieval"]))
+    if sm["generated"]:
+        print(row("answer", sm["answer"]))
+        print(f"grounding  {_pct(sm['grounding_pass_rate'])} of {sm['generated_sentences']} generated sentences "
+              f"supported; citations resolving to stored passages {_pct(sm['citation_resolution'])}; "
+              f"fallback answers {sm['fallback_answers']}; invented papers {sm['invented_papers']}")
+    a = sm["abstention"]
+    print(f"abstention precision {_pct(a['precision'])}  recall {_pct(a['recall'])}  "
+          f"({a['abstained']} abstained, {a['wrongly_abstained']} wrongly)")
+    if sm["unknown_ids"]:
+        print(f"unknown ids (not in the knowledge base): {', '.join(map(str, sm['unknown_ids']))}")
+    for it in report.items:
+        miss = (not it["expect_none"] and it["expected"] and it["retrieval_rank"] != 1) or \
+            (it["expect_none"] != it["abstained"])
+        if miss:
+            print(f"  miss: rank {it['retrieval_rank']} abstained {it['abstained']}: {it['question']}")
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def register(app: typer.Typer) -> None:
+    """Add `search`, `ask` and `eval` to the kb app."""
+
+    @app.command()
+    def search(
+        query: str = typer.Argument(..., help="What to look for (words, a phrase or a question)."),
+        date: Optional[str] = DATE, since: Optional[str] = SINCE, until: Optional[str] = UNTIL,
+        topic: Optional[str] = TOPIC, paper: Optional[List[str]] = PAPER,
+        k: int = typer.Option(5, "-k", help="How many papers to list."),
+        mode: str = MODE, as_json: bool = JSON,
+    ) -> None:
+        """Find papers: hybrid BM25 + dense retrieval, grouped by paper, with their best passages."""
+        from kb.retrieval import search as run_search
+
+        _check_mode(mode)
+        with session() as s, errors_to_exit(), _read_lock(s):
+            result = run_search(query, s.catalog, s.embedder, s.store, k=k, mode=mode,
+                                filters=_filters(s.catalog, date, since, until, topic, paper), with_similarity=True)
+        if as_json:
+            print_json(result.to_dict())
+        else:
+            render_search(result)
+
+    @app.command()
+    def ask(
+        question: str = typer.Argument(..., help="A question about the papers in the knowledge base."),
+        date: Optional[str] = DATE, since: Optional[str] = SINCE, until: Optional[str] = UNTIL,
+        topic: Optional[str] = TOPIC, paper: Optional[List[str]] = PAPER,
+        k: int = typer.Option(5, "-k", help="Papers retrieved as candidates."),
+        mode: str = MODE,
+        model: Optional[str] = typer.Option(None, "--model", help="Generation model: registered name or GGUF path."),
+        llm_url: Optional[str] = typer.Option(None, "--llm-url", help="OpenAI-compatible server URL instead."),
+        no_stream: bool = typer.Option(False, "--no-stream", help="Do not stream the draft to stderr."),
+        as_json: bool = JSON,
+    ) -> None:
+        """Answer a question from the papers, with citations checked against the passages they quote."""
+        from kb.ask import answer
+
+        _check_mode(mode)
+        stream = not (no_stream or as_json or state["quiet"])
+        started = [False]
+
+        def on_token(piece: str) -> None:
+            if not started[0]:
+                sys.stderr.write("draft (unchecked): ")
+                started[0] = True
+            sys.stderr.write(piece)
+            sys.stderr.flush()
+
+        with session(model=model, llm_url=llm_url) as s, errors_to_exit(), _read_lock(s):
+            ans = answer(question, s.catalog, s.embedder, s.store, _generator(s.settings), k=k, mode=mode,
+                         filters=_filters(s.catalog, date, since, until, topic, paper),
+                         max_tokens=s.settings.max_answer_tokens, on_token=on_token if stream else None)
+        if started[0]:
+            sys.stderr.write("\n\n")
+        if as_json:
+            print_json(ans.to_dict())
+        else:
+            render_answer(ans)
+
+    @app.command("eval")
+    def eval_cmd(
+        file: str = typer.Argument(..., help="Question file (JSON lines: {question, id} or {question, expect: none})."),
+        no_generate: bool = typer.Option(False, "--no-generate", help="Retrieval and abstention only (fast)."),
+        k: int = typer.Option(10, "-k", help="Papers retrieved per question."),
+        mode: str = MODE,
+        model: Optional[str] = typer.Option(None, "--model", help="Generation model: registered name or GGUF path."),
+        llm_url: Optional[str] = typer.Option(None, "--llm-url", help="OpenAI-compatible server URL instead."),
+        as_json: bool = JSON,
+    ) -> None:
+        """Score retrieval (Recall@1/5/10, MRR), answer citations, grounding and abstention on a question set."""
+        from kb.evaluate import evaluate, load_questions
+
+        _check_mode(mode)
+        tty = sys.stderr.isatty() and not state["quiet"]
+
+        def progress(event: str, index: int, total: int, **_) -> None:
+            if tty:
+                sys.stderr.write(f"\r{index}/{total} questions" + ("\n" if index == total else ""))
+                sys.stderr.flush()
+
+        with session(model=model, llm_url=llm_url) as s, errors_to_exit(), _read_lock(s):
+            questions = load_questions(file)
+            gen = None if no_generate else _generator(s.settings)
+            report = evaluate(questions, s.catalog, s.embedder, s.store, gen, mode=mode, k=k,
+                              max_tokens=s.settings.max_answer_tokens, progress=progress)
+        if as_json:
+            print_json(report.to_dict())
+        else:
+            render_eval(report)

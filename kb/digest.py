@@ -1,0 +1,161 @@
+"""`kb digest --date`: the daily digest of one day's papers, written locally, every generated statement cited.
+
+Which papers belong to a date (the same rule as `kb list --date`, see Catalog.list_papers): a paper's date is the
+date of the digest page that listed it, else its arXiv announcement/submission date, else the date in its PDF.
+
+Papers are grouped by topic (kb.topics), each paper's digest is written by kb.digest_paper, and per-paper results
+are cached (kb.digest_cache) under a key of the paper's content, the model, the prompt version and the embedder:
+a second run of the same day reads every paper back, `refresh=True` regenerates, an interrupted run resumes with
+the first paper it had not finished. Rendering lives in kb.digest_render (Markdown, JSON) and kb.digest_html.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+from datetime import date as Date
+from datetime import datetime, timezone
+from typing import Callable
+
+from kb.catalog import Catalog
+from kb.digest_cache import DigestCache
+from kb.digest_paper import digest_paper
+from kb.digest_types import Digest, PaperDigest, TopicGroup
+from kb.prompts import PROMPT_VERSION
+from kb.topics import OTHER, Topic, assign_topics, default_topics, group_by_topic
+from kb.types import KbError
+
+log = logging.getLogger(__name__)
+
+DIGEST_VERSION = "2"  # bump when the per-paper digest logic changes in a way the cache must not survive
+Progress = Callable[..., None]
+
+
+class NoPapersError(KbError):
+    """No paper has the requested date; `nearest` lists (date, paper count) of the closest dates that have some."""
+
+    def __init__(self, day: str, nearest: list[tuple[str, int]], topic: str | None = None):
+        self.date, self.nearest, self.topic = day, nearest, topic
+        what = f"no papers of topic '{topic}' dated {day}" if topic else f"no papers dated {day}"
+        if nearest:
+            listed = ", ".join(f"{d} ({n} paper{'s' if n != 1 else ''})" for d, n in nearest)
+            hint = f"nearest dates with papers: {listed}"
+        else:
+            hint = "the knowledge base has no dated papers yet; add some with `kb ingest`"
+        super().__init__(f"{what} (a paper's date is its digest page's date, else its arXiv date, else its PDF's "
+                         f"date); {hint}")
+
+
+def check_date(day: str) -> str:
+    """`day` if it is an ISO date (YYYY-MM-DD), else KbError."""
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+            raise ValueError
+        Date.fromisoformat(day)
+    except ValueError:
+        raise KbError(f"'{day}' is not a date; use YYYY-MM-DD, e.g. 2024-05-22") from None
+    return day
+
+
+def nearest_dates(catalog: Catalog, day: str, n: int = 5, topic: str | None = None) -> list[tuple[str, int]]:
+    """The `n` dates closest to `day` that have papers (optionally of `topic`), with their paper counts."""
+    counts: dict[str, int] = {}
+    for row in catalog.list_papers(topic=topic):
+        d = row["date"]
+        if d and re.fullmatch(r"\d{4}-\d{2}-\d{2}", d):
+            counts[d] = counts.get(d, 0) + 1
+    target = Date.fromisoformat(day)
+    ranked = sorted(counts, key=lambda d: (abs((Date.fromisoformat(d) - target).days), d))
+    return [(d, counts[d]) for d in ranked[:n]]
+
+
+def paper_key(row, model: str, embedder_name: str) -> str:
+    """Cache key of one paper's digest: its content (chunks' hash and the metadata shown), model, prompts, embedder."""
+    parts = [row["content_hash"] or "", row["title"], row["authors"], row["abstract"], row["comment"] or "",
+             row["pdf_url"] or "", row["arxiv_id"] or "", str(row["version"] or ""), row["extra"],
+             model, PROMPT_VERSION, embedder_name, DIGEST_VERSION]
+    return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
+
+
+def build_digest(day: str, catalog: Catalog, embedder, generator, *, topic: str | None = None,
+                 limit: int | None = None, refresh: bool = False, cache: DigestCache | None = None,
+                 progress: Progress | None = None, topics: list[Topic] | None = None) -> Digest:
+    """The digest of the papers dated `day`, grouped by topic.
+
+    `topics`: the topic definitions (default: the topics seen on ingested digest pages, see kb.topics).
+    `topic`: only that topic's papers. `limit`: only the first N papers. `cache`: where finished papers are kept
+    (None: no cache); `refresh`: regenerate even when cached. `progress("paper", index=, total=, title=, cached=)`
+    is called before each paper and once at the end (index == total).
+    Raises NoPapersError (a KbError) when no paper has that date (or topic), naming the nearest dates that do.
+    """
+    check_date(day)
+    progress = progress or (lambda *a, **k: None)
+    rows = catalog.list_papers(date=day)
+    if not rows:
+        raise NoPapersError(day, nearest_dates(catalog, day))
+    topics = default_topics(catalog) if topics is None else topics
+    papers = [{"id": r["id"], "title": r["title"], "abstract": r["abstract"], "topics": json.loads(r["topics"])}
+              for r in rows]
+    assignment = assign_topics(papers, topics, embedder)
+    groups = group_by_topic(assignment, [r["id"] for r in rows], topics)
+    if topic is not None:
+        wanted = [g for g in groups if g[0].casefold() == topic.casefold()]
+        if not wanted:
+            known = {t.name.casefold() for t in topics} | {OTHER.casefold()}
+            if topic.casefold() not in known:
+                names = ", ".join(t.name for t in topics) or "none"
+                raise KbError(f"unknown topic '{topic}'; topics: {names} (see `kb topics`)")
+            present = ", ".join(f"{g[0]} ({len(g[1])})" for g in groups)
+            raise KbError(f"no papers of topic '{topic}' dated {day}; that day has: {present}")
+        groups = wanted
+    order = list(dict.fromkeys(pid for _, ids in groups for pid in ids))
+    if limit is not None:
+        order = order[:max(0, limit)]
+        groups = [(name, [pid for pid in ids if pid in order]) for name, ids in groups]
+        groups = [(name, ids) for name, ids in groups if ids]
+    by_id = {r["id"]: r for r in rows}
+    model = getattr(generator, "name", "generator")
+    embedder_name = getattr(embedder, "name", "embedder")
+    done: dict[str, PaperDigest] = {}
+    hits = 0
+    t0 = time.perf_counter()
+    for i, pid in enumerate(order):
+        row = by_id[pid]
+        key = paper_key(row, model, embedder_name)
+        cached = cache.get(key) if cache is not None and not refresh else None
+        progress("paper", index=i, total=len(order), title=row["title"], cached=cached is not None)
+        if cached is not None:
+            pd = PaperDigest.from_dict(cached)
+            pd.cached = True
+            hits += 1
+        else:
+            pd = digest_paper(pid, catalog, embedder, generator)
+            if cache is not None:
+                cache.put(key, pid, model, PROMPT_VERSION, pd.to_dict())
+        pd.topics = list(assignment.get(pid, []))
+        done[pid] = pd
+    progress("paper", index=len(order), total=len(order), title="", cached=False)
+    described = {t.name: t.description for t in topics}
+    result = Digest(
+        date=day, topic=topic, groups=[TopicGroup(name, described.get(name, ""), ids) for name, ids in groups],
+        papers=done, model=model, prompt_version=PROMPT_VERSION, embedder=embedder_name,
+        generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+    )
+    result.stats = _stats(result, hits, time.perf_counter() - t0)
+    return result
+
+
+def _stats(d: Digest, hits: int, seconds: float) -> dict:
+    per = [p.stats for p in d.papers.values()]
+    total = lambda key: sum(s.get(key, 0) for s in per)  # noqa: E731
+    generated = total("generated")
+    return {
+        "papers": len(d.papers), "entries": d.entries, "topics": len(d.groups), "cached": hits,
+        "generated_papers": len(d.papers) - hits, "seconds": round(seconds, 3),
+        "statements_generated": generated, "statements_kept": total("kept"),
+        "statements_replaced": total("replaced"), "statements_dropped": total("dropped"),
+        "quotes_added": total("quoted"), "not_claims": total("not_claims"),
+        "grounding_pass_rate": round(total("kept") / generated, 4) if generated else None,
+    }

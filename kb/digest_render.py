@@ -1,0 +1,201 @@
+"""Digest output: Markdown in the daily digest pages' format, and JSON. (HTML: kb.digest_html.)
+
+The Markdown page follows the third-party pages kb ingests (Hexo front matter; a "# DATE 更新" heading; per paper
+"## Title", "**Authors:...**", the abstract, "[PDF](link) comment", **Summary**, **Key Takeaways**, and the
+structured notes as an HTML <ol>), so `kb ingest` of a generated page parses back to the same papers, with the
+generated text landing in the digest annotation, never in the abstract. Differences from the model pages:
+- every statement ends with citation markers [n]; each paper's "Sources" (in a <details> block after the notes,
+  which the parser skips) lists [n] page, section and the quoted sentences;
+- a verbatim quote shown instead of an unsupported generated statement is marked †;
+- a field the sources do not support reads "not stated in the sources";
+- one page may hold several topics: a "# Topic" heading before each topic's papers (a paper listed under two
+  topics appears under both, as on the model pages). The front matter's title is the topic when there is one,
+  else "Daily digest DATE" (which `kb ingest` then records as the papers' topic).
+"""
+from __future__ import annotations
+
+import html
+import json
+import re
+
+from kb.digest_types import NOT_STATED, Digest, Field, PaperDigest, Statement
+
+QUOTE_MARK = "†"
+NOTES_LINK = "**[ChatPaper-style notes, written locally by kb](#)**"
+
+
+def render(d: Digest, fmt: str) -> str:
+    """The digest as text in `fmt`: "md", "json" or "html"."""
+    if fmt == "md":
+        return render_markdown(d)
+    if fmt == "json":
+        return render_json(d)
+    if fmt == "html":
+        from kb.digest_html import render_html
+
+        return render_html(d)
+    raise ValueError(f"unknown digest format {fmt!r} (md | html | json)")
+
+
+def render_json(d: Digest) -> str:
+    return json.dumps(d.to_dict(), ensure_ascii=False, indent=2) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------ statements
+
+
+def statement_text(s: Statement) -> str:
+    """One statement with its markers: "Text [1][2]." or, for a quote, "“Quoted text” [3]†"."""
+    body = " ".join(s.text.split())
+    marks = "".join(f"[{n}]" for n in s.citations)
+    if s.is_quote:
+        body = body[:-1] if body.endswith(".") else body
+        return f"“{body}” {marks}{QUOTE_MARK}".strip()
+    end = ""
+    if body and body[-1] in ".!?":
+        body, end = body[:-1].rstrip(), body[-1]
+    if not marks:
+        return body + end
+    return f"{body} {marks}{end or '.'}"
+
+
+def field_text(f: Field, sep: str = " ") -> str:
+    """A field's shown statements joined, or NOT_STATED."""
+    return sep.join(statement_text(s) for s in f.shown) if f.shown else NOT_STATED
+
+
+def date_line(d: Digest) -> str:
+    return f"{d.date} {d.generated_at[11:19] or '00:00:00'}"
+
+
+def _yaml(value: str) -> str:
+    """A front-matter scalar: plain when safe, else double-quoted (JSON strings are valid YAML)."""
+    value = " ".join(value.split())
+    if value and not re.search(r"[:#'\"\[\]{},&*!|>%@`]", value) and not value[0] in "-?":
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def page_title(d: Digest) -> str:
+    if d.topic:
+        return d.groups[0].name if d.groups else d.topic
+    if len(d.groups) == 1:
+        return d.groups[0].name
+    return f"Daily digest {d.date}"
+
+
+# ------------------------------------------------------------------------------------------------ markdown
+
+
+def render_markdown(d: Digest) -> str:
+    first = d.papers[d.groups[0].paper_ids[0]].title if d.groups else ""
+    tags = [g.name for g in d.groups]
+    lines = [
+        "---",
+        f"title: {_yaml(page_title(d))}",
+        f"date: {date_line(d)}",
+        "author: kb",
+        "categories: Paper",
+        "tags:",
+        *[f"    - {_yaml(t)}" for t in tags],
+        "description: " + _yaml(f"{len(d.papers)} papers of {d.date} in {len(d.groups)} topics, written locally by "
+                                f"{d.model}, every statement cited. First: {first}"),
+        f"keywords: {_yaml(', '.join(tags))}",
+        "mathjax: true",
+        "---",
+        "",
+        f">Written on this machine by kb with {d.model} (prompts {d.prompt_version}). Every generated statement "
+        "was checked against the paper's own text and ends with its sources [n], listed under each paper.",
+        f">{QUOTE_MARK} marks a verbatim quote shown where the model's statement was not supported; \"{NOT_STATED}\" "
+        "marks what the papers do not say. The digest pages' own summaries were not used as evidence.",
+        "",
+        f"# {d.date} 更新",
+        "",
+    ]
+    for group in d.groups:
+        if len(d.groups) > 1 or group.name != page_title(d):
+            lines += [f"# {group.name}", ""]
+        for pid in group.paper_ids:
+            lines += paper_markdown(d.papers[pid])
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def paper_markdown(p: PaperDigest) -> list[str]:
+    link = p.link or p.pdf_url or ""
+    abstract = "\n\n".join(" ".join(para.split()) for para in p.abstract.split("\n\n") if para.strip())
+    lines = [
+        "",
+        f"## {' '.join(p.title.split())}",
+        "",
+        f"**Authors:{', '.join(p.authors)}**",
+        "",
+        abstract or NOT_STATED,
+        "",
+        f"[PDF]({link}) {' '.join((p.comment or '').split())}".rstrip(),
+        "",
+        "**Summary**",
+        field_text(p.field("summary")),
+        "",
+        "**Key Takeaways**",
+        *[f"- {statement_text(s)}" for s in p.field("takeaways").shown],
+    ]
+    if p.field("takeaways").not_stated:
+        lines.append(f"- {NOT_STATED}")
+    lines += ["", NOTES_LINK, "", notes_html(p), "", *sources_markdown(p), "", ""]
+    return lines
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def notes_html(p: PaperDigest) -> str:
+    """The structured notes as the <ol> fragment the model pages use (English labels)."""
+
+    def item(label: str, body: str) -> str:
+        return f"<li>\n<p>{label}: {_esc(body)}</p>\n</li>"
+
+    def points(label: str, parts: list[tuple[str, str]]) -> str:
+        paras = "\n".join(f"<p>({i}): {_esc(sub)}: {_esc(text)}</p>" if sub else f"<p>({i}): {_esc(text)}</p>"
+                          for i, (sub, text) in enumerate(parts, start=1))
+        return f"<li>\n<p>{label}:</p>\n{paras}\n</li>"
+
+    steps = p.field("steps").shown
+    conclusion2 = " ".join(f"{label}: {field_text(p.field(name))}" for label, name in
+                           (("Innovation", "innovation"), ("Performance", "results"), ("Workload", "workload")))
+    items = [
+        item("Title", " ".join(p.title.split())),
+        item("Authors", ", ".join(p.authors) or NOT_STATED),
+        item("Affiliation", field_text(p.field("affiliation"), "; ")),
+        item("Keywords", field_text(p.field("keywords"), "; ")),
+        item("Urls", ", ".join(s.text for s in p.field("urls").shown) or NOT_STATED),
+        points("Summary", [("Research background", field_text(p.field("background"))),
+                           ("Past methods and their problem", field_text(p.field("prior_methods"))),
+                           ("Proposed method", field_text(p.field("method"))),
+                           ("Task and performance", field_text(p.field("results")))]),
+        points("Methods", [("", statement_text(s)) for s in steps] or [("", NOT_STATED)]),
+        points("Conclusion", [("Significance", field_text(p.field("significance"))), ("", conclusion2)]),
+    ]
+    return "<ol>\n" + "\n".join(items) + "\n</ol>"
+
+
+def sources_markdown(p: PaperDigest) -> list[str]:
+    """The paper's sources and the marks' legend, inside a <details> block (skipped by the page parser)."""
+    lines = ["<details open>", "  <summary>Sources</summary>", ""]
+    for s in p.sources:
+        quotes = " … ".join(f"“{q}”" for q in (s.quotes or [s.quote]))
+        lines.append(f"- [{s.n}] {s.where}: {quotes}")
+    if not p.sources:
+        lines.append("- no passage of this paper is cited")
+    notes = []
+    if any(st.is_quote and st.shown for st in p.statements()):
+        notes.append(f"{QUOTE_MARK} verbatim quote from the paper, shown where the model's statement was not "
+                     "supported or a list was too short.")
+    dropped = sum(f.dropped for f in p.fields.values())
+    if dropped:
+        notes.append(f"{dropped} generated statement{'s were' if dropped != 1 else ' was'} not supported by the "
+                     "sources and dropped.")
+    scope = "the full text (PDF)" if p.full_text else "the abstract only (no PDF ingested)"
+    notes.append(f"Evidence: {scope}.")
+    lines += ["", " ".join(notes), "", "</details>"]
+    return lines

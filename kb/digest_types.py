@@ -1,0 +1,178 @@
+"""The data a digest is made of: statements with citations and verdicts, fields, sources, papers, the digest.
+
+Everything converts to and from plain dicts (`to_dict` / `from_dict`): that is the JSON output format and what the
+per-paper cache stores.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+NOT_STATED = "not stated in the sources"
+
+# Statement actions. "kept": generated and supported by the cited passages. "replaced": generated, not supported,
+# shown as a verbatim quote instead. "quoted": a verbatim quote added to fill a list the model left too short.
+# "dropped": generated, not supported, not shown. "extracted": copied from the paper's metadata or page text.
+SHOWN_ACTIONS = ("kept", "replaced", "quoted", "extracted")
+QUOTE_ACTIONS = ("replaced", "quoted")
+
+# The fields of a paper's digest, in page order, with their labels.
+FIELD_LABELS: dict[str, str] = {
+    "summary": "Summary",
+    "takeaways": "Key Takeaways",
+    "affiliation": "Affiliation",
+    "keywords": "Keywords",
+    "urls": "Urls",
+    "background": "Research background",
+    "prior_methods": "Past methods and their problem",
+    "method": "Proposed method",
+    "results": "Task and performance",
+    "steps": "Methods",
+    "significance": "Significance",
+    "innovation": "Innovation",
+    "workload": "Workload",
+}
+
+
+@dataclass
+class Statement:
+    text: str  # as shown, without citation markers ("" when dropped)
+    citations: list[int]  # the paper's source numbers [n]
+    action: str  # see SHOWN_ACTIONS / "dropped"
+    generated: str = ""  # what the model wrote (markers included), for generated statements
+    verdict: dict | None = None  # kb.grounding.Verdict as a dict (status, score, overlap, similarity, missing ...)
+
+    @property
+    def shown(self) -> bool:
+        return self.action in SHOWN_ACTIONS and bool(self.text)
+
+    @property
+    def is_quote(self) -> bool:
+        return self.action in QUOTE_ACTIONS
+
+
+@dataclass
+class Field:
+    name: str
+    statements: list[Statement] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return FIELD_LABELS.get(self.name, self.name)
+
+    @property
+    def shown(self) -> list[Statement]:
+        return [s for s in self.statements if s.shown]
+
+    @property
+    def not_stated(self) -> bool:
+        """Nothing in this field is supported by the sources: it is written as NOT_STATED."""
+        return not self.shown
+
+    @property
+    def dropped(self) -> int:
+        return sum(1 for s in self.statements if s.action == "dropped")
+
+
+@dataclass
+class Source:
+    """A passage of the paper that statements cite as [n]: where it is and what it says."""
+
+    n: int
+    chunk_id: str
+    page: int | None
+    section: str
+    kind: str
+    text: str  # the whole passage
+    quotes: list[str] = field(default_factory=list)  # the sentences of it that the statements rest on
+
+    @property
+    def quote(self) -> str:
+        if self.quotes:
+            return self.quotes[0]
+        text = " ".join(self.text.split())
+        return text if len(text) <= 280 else text[:277].rsplit(" ", 1)[0] + " …"
+
+    @property
+    def where(self) -> str:
+        """"p. 3, 4 Experiments" for a page passage, "abstract" for an abstract-only paper's passage."""
+        if self.page:
+            return f"p. {self.page}, {self.section}" if self.section else f"p. {self.page}"
+        return "abstract"
+
+
+@dataclass
+class PaperDigest:
+    paper_id: str
+    title: str
+    authors: list[str]
+    abstract: str
+    arxiv_id: str | None
+    arxiv_version: int | None
+    link: str | None  # the paper's page (arXiv abs URL) or PDF URL
+    pdf_url: str | None
+    comment: str | None
+    date: str | None
+    full_text: bool  # a PDF's pages were ingested (else only the abstract)
+    fields: dict[str, Field]
+    sources: list[Source]
+    model: str
+    prompt_version: str
+    stats: dict = field(default_factory=dict)
+    topics: list[str] = field(default_factory=list)  # filled per run (not cached)
+    cached: bool = False  # filled per run
+
+    def field(self, name: str) -> Field:
+        return self.fields.get(name) or Field(name)
+
+    def source(self, n: int) -> Source | None:
+        return next((s for s in self.sources if s.n == n), None)
+
+    def statements(self) -> list[Statement]:
+        return [s for f in self.fields.values() for s in f.statements]
+
+    def to_dict(self) -> dict:
+        d = {"id": self.paper_id, **asdict(self)}
+        d["fields"] = {name: {"name": name, "label": f.label, "not_stated": f.not_stated,
+                              "statements": [asdict(s) for s in f.statements]} for name, f in self.fields.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PaperDigest":
+        d = dict(d)
+        d.pop("id", None)
+        d["fields"] = {name: Field(name, [Statement(**s) for s in f["statements"]]) for name, f in d["fields"].items()}
+        d["sources"] = [Source(**s) for s in d["sources"]]
+        return cls(**d)
+
+
+@dataclass
+class TopicGroup:
+    name: str
+    description: str
+    paper_ids: list[str]
+
+
+@dataclass
+class Digest:
+    date: str
+    topic: str | None  # the --topic filter, if any
+    groups: list[TopicGroup]
+    papers: dict[str, PaperDigest]
+    model: str
+    prompt_version: str
+    embedder: str
+    generated_at: str
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def entries(self) -> int:
+        """Paper entries over all topics (a paper listed under two topics counts twice)."""
+        return sum(len(g.paper_ids) for g in self.groups)
+
+    def to_dict(self) -> dict:
+        return {
+            "date": self.date, "topic": self.topic, "model": self.model, "prompt_version": self.prompt_version,
+            "embedder": self.embedder, "generated_at": self.generated_at, "stats": self.stats,
+            "topics": [{"name": g.name, "description": g.description, "papers": g.paper_ids} for g in self.groups],
+            "papers": [self.papers[pid].to_dict() for pid in self.papers],
+        }

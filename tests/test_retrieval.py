@@ -1,0 +1,134 @@
+"""Hybrid retrieval with fakes (hashing embedder, in-memory store) over the sample corpus and crafted papers."""
+from __future__ import annotations
+
+import pytest
+
+from kb.catalog import Catalog
+from kb.embedders import HashEmbedder
+from kb.ingest import IngestOptions, ingest, sync_store
+from kb.retrieval import Filters, RetrievalParams, fts_query, search
+from kb.types import Paper
+from kb.vectorstore import MemoryStore
+from samples.corpus import PAPERS, QUESTIONS
+
+ANSWERABLE = [q for q in QUESTIONS if "id" in q]
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory, sample_corpus):
+    catalog = Catalog(tmp_path_factory.mktemp("kb") / "catalog.sqlite")
+    emb, store = HashEmbedder(), MemoryStore()
+    report = ingest([str(sample_corpus)], catalog, emb, store, IngestOptions())
+    assert report.errors == []
+    yield catalog, emb, store
+    catalog.close()
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "bm25"])
+def test_each_mode_finds_the_paper_that_answers(kb, mode):
+    catalog, emb, store = kb
+    ranks = []
+    for q in ANSWERABLE:
+        ids = [p.paper_id for p in search(q["question"], catalog, emb, store, k=5, mode=mode).papers]
+        ranks.append(ids.index(q["id"]) + 1 if q["id"] in ids else None)
+    assert all(r is not None and r <= 3 for r in ranks), ranks
+    if mode == "hybrid":
+        assert sum(r == 1 for r in ranks) >= len(ranks) - 1, ranks
+
+
+def test_dense_mode_alone_uses_only_vectors(kb):
+    catalog, emb, store = kb
+    res = search("spatiotemporal slices of a video clip", catalog, emb, store, k=5, mode="dense")
+    assert res.papers and all(p.bm25_rank is None and p.dense_rank is not None for p in res.papers)
+    assert all(s.similarity is not None for p in res.papers for s in p.passages)
+
+
+def test_papers_are_grouped_and_passages_ranked(kb):
+    catalog, emb, store = kb
+    res = search("Gaussian splatting codebook compression for phones", catalog, emb, store, k=6, passages_per_paper=2)
+    ids = [p.paper_id for p in res.papers]
+    assert ids[0] == "2405.90002" and len(ids) == len(set(ids))
+    for hit in res.papers:
+        assert 1 <= len(hit.passages) <= 2
+        assert all(s.paper_id == hit.paper_id for s in hit.passages)
+        assert [s.score for s in hit.passages] == sorted((s.score for s in hit.passages), reverse=True)
+    assert [p.score for p in res.papers] == sorted((p.score for p in res.papers), reverse=True)
+    d = res.to_dict()
+    assert d["papers"][0]["id"] == "2405.90002" and d["papers"][0]["passages"][0]["text"]
+
+
+def test_filters_restrict_the_papers(kb):
+    catalog, emb, store = kb
+    q = "diffusion model with few sampling steps"
+    on_day = search(q, catalog, emb, store, k=10, filters=Filters(date="2024-05-21"))
+    assert on_day.papers and {p.paper_id for p in on_day.papers} <= {"2405.90005", "2405.90006"}
+    until = search(q, catalog, emb, store, k=10, filters=Filters(until="2024-05-21"))
+    assert {p.paper_id for p in until.papers} == {p.paper_id for p in on_day.papers}
+    since = search(q, catalog, emb, store, k=10, filters=Filters(since="2024-05-22"))
+    assert since.papers and not {p.paper_id for p in since.papers} & {"2405.90005", "2405.90006"}
+    topic = search(q, catalog, emb, store, k=10, filters=Filters(topic="3dgs"))
+    assert [p.paper_id for p in topic.papers] == ["2405.90002"]
+    one = search(q, catalog, emb, store, k=10, filters=Filters(papers=["2405.90001"]))
+    assert [p.paper_id for p in one.papers] == ["2405.90001"]
+    for mode in ("bm25", "dense"):
+        res = search(q, catalog, emb, store, k=10, mode=mode, filters=Filters(topic="NeRF"))
+        assert [p.paper_id for p in res.papers] == ["2405.90005"]
+    assert search(q, catalog, emb, store, filters=Filters(topic="no such topic")).papers == []
+
+
+def test_reference_sections_are_excluded_by_default(kb):
+    catalog, emb, store = kb
+    q = "An image is worth 16x16 words ICLR"  # words only SliceFormer's reference list has
+    kinds = {s.kind for p in search(q, catalog, emb, store, k=6).papers for s in p.passages}
+    assert "references" not in kinds
+    with_refs = search(q, catalog, emb, store, k=6, filters=Filters(include_references=True))
+    assert "references" in {s.kind for p in with_refs.papers for s in p.passages}
+
+
+def test_similarities_filled_for_passages_on_request(kb):
+    catalog, emb, store = kb
+    res = search("spatiotemporal slices", catalog, emb, store, k=3, mode="bm25", with_similarity=True)
+    assert res.papers and all(s.similarity is not None for p in res.papers for s in p.passages)
+    assert search("spatiotemporal slices", catalog, emb, store, k=3, mode="bm25").query_vector is None
+
+
+def test_bad_mode_and_fusion_are_refused(kb):
+    catalog, emb, store = kb
+    with pytest.raises(ValueError):
+        search("x", catalog, emb, store, mode="magic")
+    with pytest.raises(ValueError):
+        search("x", catalog, emb, store, params=RetrievalParams(fusion="magic"))
+
+
+def test_user_text_is_never_fts_syntax():
+    assert fts_query('NEAR(" OR *) AND "x"') is not None  # quoted terms: no syntax error
+    assert fts_query("what is the of") is None
+
+
+def _add_paper(catalog, store, emb, pid: str, title: str, texts: list[str]) -> None:
+    from kb.types import Chunk
+
+    with catalog.transaction():
+        catalog.save_paper(pid, Paper(title=title, abstract=texts[0]), 1, pid)
+        chunks = [Chunk(pid, i, t, "Body", "body", 1, 1, 0, len(t)) for i, t in enumerate(texts)]
+        catalog.replace_chunks(pid, title, chunks)
+    sync_store(catalog, emb, store, 32)
+
+
+@pytest.mark.parametrize("fusion", ["convex", "rrf"])
+def test_a_paper_with_many_chunks_does_not_crowd_out_the_best_one(tmp_path, fusion):
+    """Grouping happens per signal before fusion: ten weak chunks of one paper never outvote one strong chunk."""
+    catalog, emb, store = Catalog(tmp_path / "c.sqlite"), HashEmbedder(), MemoryStore()
+    filler = "general remarks on training schedules and evaluation protocols for learned models"
+    _add_paper(catalog, store, emb, "many", "A Long Report",
+               [f"{filler} zebra section {i} with more words about stripes" for i in range(12)])
+    _add_paper(catalog, store, emb, "one", "Striped Animals", ["zebra quagga okapi stripes camouflage"])
+    res = search("zebra quagga okapi camouflage", catalog, emb, store, k=2, params=RetrievalParams(fusion=fusion))
+    assert [p.paper_id for p in res.papers] == ["one", "many"]
+    catalog.close()
+
+
+def test_every_sample_paper_is_searchable_by_its_title(kb):
+    catalog, emb, store = kb
+    for spec in PAPERS:
+        assert search(spec["title"], catalog, emb, store, k=1).papers[0].paper_id == spec["id"]
