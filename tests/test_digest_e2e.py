@@ -2,8 +2,6 @@
 all-MiniLM-L6-v2 retrieves and checks; whatever the model writes, only supported statements or marked quotes show."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from kb.catalog import Catalog
@@ -42,7 +40,6 @@ def test_real_models_write_a_cited_digest_of_two_papers(sample_corpus, tmp_path)
         page = tmp_path / "digest.md"
         page.write_text(render(d, "md"), encoding="utf-8")
         assert {q.arxiv_id for q in parse_digest(page).papers} == set(d.papers)
-        t0 = time.perf_counter()
         again = build_digest("2024-05-22", catalog, embedder, generator, limit=2, cache=cache)
-        assert again.stats["cached"] == 2 and time.perf_counter() - t0 < 5
+        assert again.stats["cached"] == 2  # served from the cache, no generation
     catalog.close()
