@@ -273,6 +273,9 @@ class Catalog:
             "SELECT c.id, c.text, p.title FROM chunks c JOIN papers p ON p.id = c.paper_id"
             " WHERE c.embedding IS NULL LIMIT ?", (limit,)))
 
+    def pending_embedding_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM chunks WHERE embedding IS NULL").fetchone()[0]
+
     def save_embeddings(self, ids: list[str], vectors: np.ndarray) -> None:
         with self.transaction():
             self.db.executemany("UPDATE chunks SET embedding = ?, indexed = 0 WHERE id = ?",
@@ -313,7 +316,7 @@ class Catalog:
             "papers": one("SELECT COUNT(*) FROM papers"),
             "papers_with_full_text": one("SELECT COUNT(DISTINCT paper_id) FROM pages"),
             "chunks": one("SELECT COUNT(*) FROM chunks"),
-            "chunks_pending_embedding": one("SELECT COUNT(*) FROM chunks WHERE embedding IS NULL"),
+            "chunks_pending_embedding": self.pending_embedding_count(),
             "chunks_pending_index": one("SELECT COUNT(*) FROM chunks WHERE indexed = 0"),
             "sources": one("SELECT COUNT(*) FROM sources WHERE status = 'ok'"),
             "failed_sources": one("SELECT COUNT(*) FROM sources WHERE status = 'error'"),

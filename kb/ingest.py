@@ -121,7 +121,7 @@ def ingest(items: list[str], catalog: Catalog, embedder, store, opts: IngestOpti
         except OSError as e:
             report.errors.append((inp.ref, f"cannot read file: {e.strerror or e}"))
         # Embed as we go so progress shows real work and an interruption loses little.
-        if catalog.counts()["chunks_pending_embedding"] >= opts.batch_size * 4:
+        if catalog.pending_embedding_count() >= opts.batch_size * 4:
             sync_store(catalog, embedder, store, opts.batch_size, progress, report)
     progress("file", index=len(inputs), total=len(inputs), path="")
     sync_store(catalog, embedder, store, opts.batch_size, progress, report)
@@ -197,9 +197,7 @@ def _store_papers(papers: list[Paper], source: str, kind: str, catalog: Catalog,
     now: set[str] = set()
     rank = META_RANK.get(kind, 1)
     for parsed in papers:
-        pid = paper_id(parsed)
-        if pid in now:  # the same paper twice in one file (e.g. listed under two topics): merge both
-            pass
+        pid = paper_id(parsed)  # the same paper twice in one file (two topics) merges into one record
         now.add(pid)
         row = catalog.get_paper_row(pid)
         old = catalog.load_paper(pid) if row else None
@@ -233,7 +231,7 @@ def sync_store(catalog: Catalog, embedder, store, batch_size: int, progress: Pro
     if dead:
         store.delete(dead)
         catalog.clear_tombstones(dead)
-    total = catalog.counts()["chunks_pending_embedding"]
+    total = catalog.pending_embedding_count()
     done = 0
     while True:
         rows = catalog.pending_embedding(max(batch_size * 4, 64))
