@@ -76,7 +76,7 @@ class GroundedSentence:
     citations: list[int]  # the passage numbers shown with it
     verdict: Verdict
     action: str  # "kept" | "replaced" | "dropped"
-    reason: str = ""  # why it was dropped: "unsupported" | "duplicate" | "not-a-claim"
+    reason: str = ""  # dropped: "unsupported" | "duplicate" | "not-a-claim"; kept: "citation corrected" or ""
 
 
 @dataclass
@@ -119,6 +119,10 @@ class GroundedText:
         dropped = sum(1 for s in self.sentences if s.reason == "unsupported")
         if dropped:
             parts.append(f"{_n(dropped)} not supported by the sources and dropped")
+        moved = sum(1 for s in self.sentences if s.reason == "citation corrected")
+        if moved:
+            parts.append(f"{moved} citation{' was' if moved == 1 else 's were'} moved to the passage of the same "
+                         f"paper that supports {'it' if moved == 1 else 'them'}")
         return "; ".join(parts) + "." if parts else ""
 
 
@@ -236,6 +240,7 @@ class _Evidence:
     keys: set[str]
     vectors: np.ndarray  # row 0: the passage's evidence text as a whole; then one row per sentence
     sentence_facts: list[tuple[set[str], set[str]]]  # per sentence: (numbers, content stems incl. the title's)
+    quotable: list[bool]  # per sentence: fit to replace a failed sentence (not a title, author or heading line)
 
 
 def _evidence(passages: Sequence[Passage], embedder: Embedder) -> dict[int, _Evidence]:
@@ -254,9 +259,25 @@ def _evidence(passages: Sequence[Passage], embedder: Embedder) -> dict[int, _Evi
         title_stems = content_stems(p.title)
         facts = [(number_set(x), content_stems(x) | title_stems) for x in sents]
         out[p.n] = _Evidence(p, sents, content_stems(evidence_text), number_set(evidence_text),
-                             entity_keys(evidence_text), vectors[row: row + 1 + len(sents)], facts)
+                             entity_keys(evidence_text), vectors[row: row + 1 + len(sents)], facts,
+                             [_quotable(x, p.title) for x in sents])
         row += 1 + len(sents)
     return out
+
+
+_WORDS_RE = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_SMALL_WORDS = frozenset("a an and as at by for from in of on or the to via vs with".split())
+
+
+def _quotable(sentence: str, title: str) -> bool:
+    """False for lines that say nothing as a quote: the title, author lists, affiliations, section headings."""
+    if _norm(sentence) and _norm(sentence) in _norm(title):
+        return False
+    words = [w for w in _WORDS_RE.findall(sentence) if w.lower() not in _SMALL_WORDS]
+    if len(words) < 4:
+        return False
+    capitalised = sum(1 for w in words if w[0].isupper())
+    return capitalised / len(words) < 0.6
 
 
 def _embed(embedder: Embedder, texts: list[str]) -> np.ndarray:
@@ -287,7 +308,7 @@ def _judge(clean: str, vec: np.ndarray, evs: list[_Evidence], t: Thresholds) -> 
         if sims.size:
             similarity = max(similarity, float(sims.max()))
         for i, s in enumerate(e.sentences):
-            if sims[i + 1] > quote_sim:
+            if e.quotable[i] and sims[i + 1] > quote_sim:
                 quote, quote_n, quote_sim = s, e.passage.n, float(sims[i + 1])
     ok = len(stems) >= t.min_content_words and overlap >= t.min_overlap and similarity >= t.min_similarity
     status = "supported" if ok and not missing else "unsupported"
@@ -316,6 +337,29 @@ def _check(clean: str, cited: list[int], vec: np.ndarray, ev: dict[int, _Evidenc
         best.best_quote, best.quote_passage = closest.best_quote, closest.quote_passage
         best.quote_similarity = closest.quote_similarity
     return best
+
+
+def _recite(clean: str, vec: np.ndarray, failed: Verdict, ev: dict[int, _Evidence], t: Thresholds) -> Verdict:
+    """A sentence its cited passages do not support, checked against the other passages of the same paper(s).
+
+    Small models often cite the right paper's wrong chunk (the title block instead of the abstract). When another
+    passage of that paper supports the sentence on its own, the citation is moved there (the sentence is still
+    verified against exactly what it then cites). Otherwise the failed verdict stands, with its replacement quote
+    taken from the closest quotable sentence across the paper's passages.
+    """
+    papers = {ev[n].passage.paper_id for n in failed.citations}
+    others = [e for n, e in ev.items() if e.passage.paper_id in papers and n not in failed.citations]
+    if not others:
+        return failed
+    verdicts = [_judge(clean, vec, [e], t) for e in others]
+    best = max(verdicts, key=lambda v: (v.supported, v.score))
+    if best.supported:
+        return best
+    closest = max(verdicts, key=lambda v: v.quote_similarity)
+    if closest.quote_similarity > failed.quote_similarity:
+        failed.best_quote, failed.quote_passage = closest.best_quote, closest.quote_passage
+        failed.quote_similarity = closest.quote_similarity
+    return failed
 
 
 def check_sentence(sentence: str, cited: Sequence[Passage], embedder: Embedder,
@@ -405,8 +449,12 @@ def ground(text: str, passages: Sequence[Passage], embedder: Embedder, mode: str
             continue
         seen.add(_norm(clean))
         verdict = _check(clean, cited, vec, ev, t)
+        if not verdict.supported and verdict.citations:
+            verdict = _recite(clean, vec, verdict, ev, t)
         if verdict.supported:
-            out.append(GroundedSentence(original, _render(clean, verdict.citations), verdict.citations, verdict, "kept"))
+            reason = "citation corrected" if cited and verdict.citations != cited else ""
+            out.append(GroundedSentence(original, _render(clean, verdict.citations), verdict.citations, verdict,
+                                        "kept", reason))
             continue
         quote, qn = verdict.best_quote, verdict.quote_passage
         if (mode == "replace" and quote and qn is not None and _norm(quote) not in seen

@@ -243,3 +243,28 @@ def test_thresholds_hold_with_the_real_embedder():
                real)
     assert g.sentences[0].action == "replaced" and "2.7 points" in g.text
     assert g.kept == 0 and g.dropped >= len(OTHER_PAPER) - 1
+
+
+def test_citation_moves_to_the_same_papers_supporting_passage(emb):
+    front = Passage(5, "2405.90001#front", "2405.90001", TITLE, f"{TITLE}\n\nMira Okafor, Tomasz Lindqvist, Aiko "
+                    "Hamada\n\nNorthlake Institute of Technology", 1, "Front matter", "2405.90001")
+    other = Passage(6, "2405.77777#0", "2405.77777", "SliceNet for Video", TEXTS[2], 1, "", "2405.77777")
+    # cites the title block; the supporting passage [3] belongs to the same paper: the citation moves there
+    out = ground("SliceFormer reaches 81.2% top-1 accuracy on Kinetics-400 [5].", [*PASSAGES, front], emb)
+    s = out.sentences[0]
+    assert s.action == "kept" and s.citations == [3] and s.reason == "citation corrected"
+    assert "moved" in out.note()
+    # the only supporting passage belongs to another paper: no move, and the claim is not kept
+    alone = ground("SliceFormer reaches 81.2% top-1 accuracy on Kinetics-400 [5].", [front, other], emb)
+    assert alone.sentences[0].action != "kept"
+    assert all(6 not in s.citations for s in alone.sentences)
+
+
+def test_replacement_quote_is_never_a_title_or_author_line(emb):
+    front = Passage(1, "p#front", "p", TITLE, f"{TITLE}\n\nMira Okafor, Tomasz Lindqvist, Aiko Hamada\n\n"
+                    "Video transformers spend most of their compute on redundant frames.", 1, "Front matter", "p")
+    out = ground("SliceFormer Spatiotemporal Slices for Efficient Video Action Recognition uses 12 GPUs [1].",
+                 [front], emb)
+    s = out.sentences[0]
+    assert s.action in ("replaced", "dropped")
+    assert TITLE not in s.shown and "Okafor" not in s.shown
