@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kb.grounding import (GroundedSentence, Passage, Thresholds, Verdict, ground, looks_like_instruction,
+from kb.grounding import (GroundedSentence, Passage, Thresholds, Verdict, ground, looks_like_instruction, quotable,
                           parse_citations, split_sentences)
+from kb.embedders import MemoEmbedder
 from kb.grounding_terms import content_stems
 from kb.prompts import answer_messages, fit_passages
 from kb.retrieval import Filters, PaperHit, RetrievalParams, SearchResult, search
@@ -224,6 +225,7 @@ def answer(question: str, catalog, embedder, store, generator, *, k: int = 5, fi
         return Answer(question, True, [], [], [], [], why, result, signals, timings, model, nearest=result.papers)
 
     passages = select_passages(result, rel, max_passages)
+    embedder = MemoEmbedder(embedder)  # grounding and the fallback quotes embed the same sentences
     max_tokens = max(16, min(max_tokens, generator.n_ctx // 2))
     fitted, messages = fit_prompt(question, passages, generator, max_tokens)
     raw, grounded = "", []
@@ -299,8 +301,13 @@ def _note(grounded: list[GroundedSentence]) -> str:
 
 def fallback_quotes(question: str, passages: list[Passage], embedder, n: int = 2) -> list[GroundedSentence]:
     """The sentences of `passages` closest to the question, as marked quotes “...” [n] (never instructions)."""
-    cands = [(p.n, s) for p in passages for s in split_sentences(p.text)
-             if not looks_like_instruction(s) and len(s.split()) >= 4]
+    cands, seen = [], set()
+    for p in passages:  # consecutive chunks overlap: a sentence is a candidate once
+        for s in split_sentences(p.text):
+            key = " ".join(s.split()).lower()
+            if key not in seen and not looks_like_instruction(s) and quotable(s, p.title):
+                seen.add(key)
+                cands.append((p.n, s))
     if not cands:
         return []
     vecs = np.asarray(embedder.embed([question] + [s for _, s in cands]), dtype=np.float32)

@@ -101,7 +101,7 @@ class NumpyBert:
             rows.append(ids)
         return rows
 
-    def embed(self, texts: list[str], batch_tokens: int = 2048) -> np.ndarray:
+    def embed(self, texts: list[str], batch_tokens: int = 512) -> np.ndarray:
         """Unit vectors for `texts`; texts of similar length are batched together so little padding is computed."""
         if not texts:
             return np.zeros((0, self.hidden), dtype=np.float32)

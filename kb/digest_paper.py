@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kb.catalog import Catalog
+from kb.embedders import MemoEmbedder
 from kb.digest_types import FIELD_LABELS, Field, PaperDigest, Source, Statement
 from kb.grounding import GroundedText, Passage, ground, looks_like_instruction, parse_citations, split_sentences
 from kb.prompts import PROMPT_VERSION, digest_messages, fit_passages
@@ -69,24 +70,6 @@ _AFFILIATION = re.compile(r"universit|institut|college|school of|department|dept
                           r"faculty|hospital|\bcent(?:re|er) for\b|\binc\b|\bltd\b|corporation|research cent", re.I)
 _KEYWORDS = re.compile(r"^[ \t]*(?:key ?words|index terms)[ \t]*[:：—–.\-][ \t]*(?P<list>.+)$", re.I | re.M)
 _URL = re.compile(r"https?://[^\s{}<>()\[\]\"'，。、]+")
-
-
-class MemoEmbedder:
-    """Remembers vectors by text, so a paper's passages are embedded once for all its grounding checks."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.name = getattr(inner, "name", "embedder")
-        self._vectors: dict[str, np.ndarray] = {}
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        if missing:
-            for t, v in zip(missing, np.asarray(self.inner.embed(missing), dtype=np.float32)):
-                self._vectors[t] = v
-        if not texts:
-            return np.zeros((0, int(getattr(self.inner, "dim", 1))), dtype=np.float32)
-        return np.stack([self._vectors[t] for t in texts])
 
 
 @dataclass

@@ -248,6 +248,24 @@ def _embedding_dimension(model: Any) -> int:
     raise KbError("embedding model does not report its output dimension")
 
 
+class MemoEmbedder:
+    """Remembers vectors by text, so a paper's passages are embedded once for all its grounding checks."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.name = getattr(inner, "name", "embedder")
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if missing:
+            for t, v in zip(missing, np.asarray(self.inner.embed(missing), dtype=np.float32)):
+                self._vectors[t] = v
+        if not texts:
+            return np.zeros((0, int(getattr(self.inner, "dim", 1))), dtype=np.float32)
+        return np.stack([self._vectors[t] for t in texts])
+
+
 # -- registry ---------------------------------------------------------------------------------------------------
 EmbedderFactory = Callable[..., Embedder]
 _REGISTRY: dict[str, EmbedderFactory] = {}

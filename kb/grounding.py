@@ -260,7 +260,7 @@ def _evidence(passages: Sequence[Passage], embedder: Embedder) -> dict[int, _Evi
         facts = [(number_set(x), content_stems(x) | title_stems) for x in sents]
         out[p.n] = _Evidence(p, sents, content_stems(evidence_text), number_set(evidence_text),
                              entity_keys(evidence_text), vectors[row: row + 1 + len(sents)], facts,
-                             [_quotable(x, p.title) for x in sents])
+                             [quotable(x, p.title) for x in sents])
         row += 1 + len(sents)
     return out
 
@@ -269,7 +269,7 @@ _WORDS_RE = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _SMALL_WORDS = frozenset("a an and as at by for from in of on or the to via vs with".split())
 
 
-def _quotable(sentence: str, title: str) -> bool:
+def quotable(sentence: str, title: str) -> bool:
     """False for lines that say nothing as a quote: the title, author lists, affiliations, section headings."""
     if _norm(sentence) and _norm(sentence) in _norm(title):
         return False

@@ -210,3 +210,18 @@ def test_cli_ask_search_eval_json(kb_env, sample_corpus, monkeypatch, tmp_path):
     bad.write_text('{"question": "x"}\n')
     out = runner.invoke(app, ["eval", str(bad)])
     assert out.exit_code == 1 and "bad.jsonl:1" in out.stderr
+
+
+def test_fallback_quotes_are_distinct_body_sentences():
+    from kb.ask import fallback_quotes
+    from kb.embedders import HashEmbedder
+    from kb.grounding import Passage
+
+    title = "SliceFormer: Spatiotemporal Slices for Efficient Video Action Recognition"
+    shared = "SliceFormer cuts each video clip into spatiotemporal slices to save compute."
+    ps = [Passage(1, "a#0", "a", title, f"{title}\n\nMira Okafor, Tomasz Lindqvist\n\n{shared}", 1, "Front matter"),
+          Passage(2, "a#1", "a", title, f"{shared} Slices keep one spatial axis and the time axis of the clip.", 1)]
+    out = fallback_quotes("which paper cuts video into spatiotemporal slices", ps, HashEmbedder(), n=2)
+    shown = [s.shown for s in out]
+    assert len(shown) == 2 and len(set(shown)) == 2  # the overlapping sentence is offered once
+    assert not any(title in s or "Okafor" in s for s in shown)

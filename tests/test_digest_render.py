@@ -97,6 +97,21 @@ def test_ingesting_a_generated_page_gives_the_same_papers(kb, tmp_path):
     fresh.close()
 
 
+def test_all_topics_page_gives_each_paper_its_topics_back(digest, tmp_path):
+    assert len(digest.groups) > 1
+    page = tmp_path / "all.md"
+    page.write_text(render(digest, "md"), encoding="utf-8")
+    fresh = Catalog(tmp_path / "fresh.sqlite")
+    assert ingest([str(page)], fresh, HashEmbedder(), MemoryStore()).errors == []
+    want: dict[str, set] = {}
+    for g in digest.groups:
+        for pid in g.paper_ids:
+            want.setdefault(pid, set()).add(g.name)
+    got = {row["id"]: set(json.loads(row["topics"])) for row in fresh.list_papers()}
+    assert got == want  # the "# Topic" headings, never the page title "Daily digest DATE"
+    fresh.close()
+
+
 def test_markdown_has_every_section_and_marks_quotes(digest):
     md = render(digest, "md")
     assert md.startswith("---\ntitle: Daily digest 2024-05-22\ndate: 2024-05-22 ")

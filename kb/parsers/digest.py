@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 _FRONT = re.compile(r"\A\s*---[ \t]*\n(?P<body>.*?)\n---[ \t]*(?:\n|\Z)", re.S)
 _HEADING = re.compile(r"^##[ \t]+(?P<title>\S.*?)\s*$")
 _DATE_HEADING = re.compile(r"^#[ \t]+(\d{4}-\d{2}-\d{2})\b")
+_TOPIC_HEADING = re.compile(r"^#[ \t]+(?P<topic>\S.*?)\s*$")  # "# 3DGS" above a topic's papers (not a date)
 _AUTHORS = re.compile(r"^\*\*\s*Authors?\s*(?:\*\*\s*)?[:：]\s*(?P<names>.*?)\s*(?:\*\*)?\s*$", re.I)
 _PDF = re.compile(r"^\[PDF\]\((?P<url>[^)\s]+)\)\s*(?P<comment>.*?)\s*$")
 _LABEL = re.compile(r"^\*\*\s*(?P<label>[^*]+?)\s*[:：]?\s*\*\*\s*[:：]?\s*(?P<rest>.*)$")
@@ -96,9 +97,9 @@ def parse_digest(path: str | Path) -> ParseResult:
     if day is None:
         log.warning("%s: no date in front matter or '# DATE' heading", source)
     result = ParseResult(papers=[])
-    for title, block in blocks:
+    for title, block, heading in blocks:
         try:
-            result.papers.append(_parse_paper(title, block, source, day, topic))
+            result.papers.append(_parse_paper(title, block, source, day, heading or topic))
         except ParseError as exc:
             result.errors.append(exc)
     return result
@@ -153,12 +154,22 @@ def _page_topic(meta: dict) -> str | None:
     return None
 
 
-def _paper_blocks(lines: list[str]) -> list[tuple[str, list[str]]]:
-    blocks: list[tuple[str, list[str]]] = []
+def _paper_blocks(lines: list[str]) -> list[tuple[str, list[str], str | None]]:
+    """(title, lines, topic heading) per '## ' block. A '# Topic' heading (not the '# DATE' one) sets the topic of
+    the blocks below it: pages that hold several topics (kb's own all-topics digests) say so that way."""
+    blocks: list[tuple[str, list[str], str | None]] = []
+    heading: str | None = None
+    in_code = False
     for line in lines:
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
         m = _HEADING.match(line)
-        if m:
-            blocks.append((" ".join(m.group("title").split()), []))
+        if m and not in_code:
+            blocks.append((" ".join(m.group("title").split()), [], heading))
+            continue
+        t = None if in_code or _DATE_HEADING.match(line) else _TOPIC_HEADING.match(line)
+        if t:
+            heading = " ".join(t.group("topic").split())
         elif blocks:
             blocks[-1][1].append(line)
     return blocks
