@@ -10,6 +10,7 @@ returns None for anything else so callers fall back to sentence-transformers.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -105,6 +106,10 @@ class NumpyBert:
         """Unit vectors for `texts`; texts of similar length are batched together so little padding is computed."""
         if not texts:
             return np.zeros((0, self.hidden), dtype=np.float32)
+        with _one_blas_thread():
+            return self._embed(texts, batch_tokens)
+
+    def _embed(self, texts: list[str], batch_tokens: int) -> np.ndarray:
         rows = self._ids(texts)
         order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
         out = np.zeros((len(rows), self.hidden), dtype=np.float32)
@@ -148,6 +153,26 @@ class NumpyBert:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return (pooled / norms).astype(np.float32)
+
+
+_CONTROLLER: Any = None
+
+
+def _one_blas_thread() -> Any:
+    """Run BLAS on one thread: OpenBLAS threads spin while waiting, and on a busy 2-core machine two of them made
+    a grounding batch 13x slower (6.6 s vs 0.5 s measured with llama.cpp and another job running); one thread is
+    within ~30% of two on a quiet one."""
+    global _CONTROLLER
+    try:
+        if _CONTROLLER is None:
+            from threadpoolctl import ThreadpoolController
+
+            _CONTROLLER = ThreadpoolController()
+        return _CONTROLLER.limit(limits=1, user_api="blas")
+    except Exception as exc:  # noqa: BLE001 - threadpoolctl missing or unable to inspect the BLAS: run as is
+        log.debug("cannot limit BLAS threads (%s)", exc)
+        _CONTROLLER = False
+        return contextlib.nullcontext()
 
 
 def load_numpy_bert(folder: Path, max_tokens: int) -> NumpyBert | None:

@@ -62,8 +62,14 @@ class Generator(ABC):
         max_tokens: int,
         on_token: TokenCallback | None = None,
         stop: list[str] | None = None,
+        reuse_prefix: bool = False,
     ) -> Generation:
-        """Complete the chat `messages` greedily; call `on_token` with each piece of text as it arrives."""
+        """Complete the chat `messages` greedily; call `on_token` with each piece of text as it arrives.
+
+        `reuse_prefix`: the caller accepts that the part of the prompt shared with the previous call is not
+        evaluated again (llama.cpp keeps it in its KV cache). Off by default, so the same prompt always starts
+        from the same state; callers that send several prompts with a common prefix in a fixed order turn it on
+        after their first call. Backends without such a cache ignore it."""
 
     def count_tokens(self, text: str) -> int:
         """Tokens in `text` (approximate by default: about four characters per token)."""
@@ -90,8 +96,8 @@ class LlamaCppGenerator(Generator):
     """A local GGUF model run by llama-cpp-python, loaded on first use, once per instance.
 
     The prompt is rendered with the model's own chat template (or a plain template for base models) and passed
-    as token ids, so counts are exact. Greedy decoding (temperature 0) with a fixed seed and no reused KV cache, so
-    the same prompt gives the same text. Prompts that do not fit the context window are shortened (the longest
+    as token ids, so counts are exact. Greedy decoding (temperature 0) with a fixed seed and, unless a caller asks
+    for `reuse_prefix`, no reused KV cache, so the same prompt gives the same text. Prompts that do not fit the context window are shortened (the longest
     message loses its middle) instead of raising.
     """
 
@@ -224,10 +230,12 @@ class LlamaCppGenerator(Generator):
         return tokens, stops, max(1, min(max_tokens, self.n_ctx - len(tokens)))
 
     # Generation ------------------------------------------------------------------------------------------------
-    def generate(self, messages, *, max_tokens, on_token=None, stop=None) -> Generation:
+    def generate(self, messages, *, max_tokens, on_token=None, stop=None, reuse_prefix=False) -> Generation:
         llm = self._model()
         tokens, stops, max_tokens = self._fit(messages, max_tokens)
-        llm.reset()  # no cached prefix: the same prompt always starts from the same state
+        if not reuse_prefix:
+            llm.reset()  # no cached prefix: the same prompt always starts from the same state
+        # else llama-cpp-python evaluates only the tokens after the longest prefix shared with its KV cache
         start = time.perf_counter()
         first: float | None = None
         pieces: list[str] = []
@@ -299,7 +307,7 @@ class OpenAICompatGenerator(Generator):
             headers["Authorization"] = f"Bearer {self.api_key}"
         return urllib.request.Request(self.url, data=json.dumps(body).encode("utf-8"), headers=headers, method="POST")
 
-    def generate(self, messages, *, max_tokens, on_token=None, stop=None) -> Generation:
+    def generate(self, messages, *, max_tokens, on_token=None, stop=None, reuse_prefix=False) -> Generation:
         body: dict[str, Any] = {
             "model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": 0,
             "seed": self.seed, "stream": True, "stream_options": {"include_usage": True},
@@ -393,7 +401,7 @@ class FakeGenerator(Generator):
         self.n_ctx = n_ctx
         self.calls: list[Messages] = []
 
-    def generate(self, messages, *, max_tokens, on_token=None, stop=None) -> Generation:
+    def generate(self, messages, *, max_tokens, on_token=None, stop=None, reuse_prefix=False) -> Generation:
         start = time.perf_counter()
         self.calls.append(messages)
         if callable(self.replies):
