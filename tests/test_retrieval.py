@@ -132,3 +132,75 @@ def test_every_sample_paper_is_searchable_by_its_title(kb):
     catalog, emb, store = kb
     for spec in PAPERS:
         assert search(spec["title"], catalog, emb, store, k=1).papers[0].paper_id == spec["id"]
+
+
+def test_fts_query_drops_framing_words_and_adds_american_spellings():
+    q = fts_query("Which approach helps regularise the colour of splats?")
+    assert '"regularise"' in q and '"regularize"' in q and '"colour"' in q and '"color"' in q
+    assert '"approach"' not in q and '"splats"' in q
+    assert fts_query("which approach") == '"approach"'  # only framing words: keep them rather than match nothing
+
+
+def _add_chunks(catalog, store, emb, pid: str, title: str, texts: list[str], kind: str) -> None:
+    from kb.types import Chunk
+
+    with catalog.transaction():
+        catalog.save_paper(pid, Paper(title=title, abstract=" ".join(texts)), 1, pid)
+        catalog.replace_chunks(pid, title, [Chunk(pid, i, t, kind.title(), kind, 1, 1, 0, len(t))
+                                            for i, t in enumerate(texts)])
+    sync_store(catalog, emb, store, 32)
+
+
+def test_british_spelling_matches_american_text(tmp_path):
+    catalog, emb, store = Catalog(tmp_path / "c.sqlite"), HashEmbedder(), MemoryStore()
+    _add_chunks(catalog, store, emb, "us", "Paired Fields", ["co-regularization of two radiance fields"], "abstract")
+    _add_chunks(catalog, store, emb, "other", "Mirrors", ["radiance fields for mirrors"], "abstract")
+    res = search("How do they regularise?", catalog, emb, store, k=2, mode="bm25")
+    assert [p.paper_id for p in res.papers] == ["us"]
+    catalog.close()
+
+
+class _OneHitStore(MemoryStore):
+    """A vector store whose (approximate, short) answer holds one chunk only."""
+
+    def query(self, embedding, k, where=None):
+        return super().query(embedding, min(k, 1), where)
+
+
+def test_lexical_candidates_missed_by_the_vector_store_get_their_exact_similarity(tmp_path):
+    catalog, emb, store = Catalog(tmp_path / "c.sqlite"), HashEmbedder(), _OneHitStore()
+    for i in range(4):
+        _add_chunks(catalog, store, emb, f"p{i}", f"Paper {i}", [f"quokka habitat survey number {i} " * (i + 1)],
+                    "abstract")
+    on = search("quokka habitat survey", catalog, emb, store, k=4)
+    assert len(on.papers) == 4 and all(p.dense_rank is not None for p in on.papers)
+    assert all(s.similarity is not None for p in on.papers for s in p.passages)
+    off = search("quokka habitat survey", catalog, emb, store, k=4, params=RetrievalParams(rescore_lexical=False))
+    assert sum(p.dense_rank is None for p in off.papers) == 3
+    catalog.close()
+
+
+def test_a_split_abstract_is_also_scored_as_a_whole(tmp_path):
+    import numpy as np
+
+    from kb.retrieval import dense_paper_scores
+
+    catalog, emb, store = Catalog(tmp_path / "c.sqlite"), HashEmbedder(), MemoryStore()
+    _add_chunks(catalog, store, emb, "two", "Split", ["wombat burrow acoustics", "echidna spine density"], "abstract")
+    vecs = {cid: np.frombuffer(b, dtype=np.float32) for cid, b in catalog.db.execute(
+        "SELECT id, embedding FROM chunks WHERE paper_id = 'two'")}
+    unit = {cid: v / np.linalg.norm(v) for cid, v in vecs.items()}
+    q = emb.embed(["wombat burrow echidna spine"])[0]
+    q = q / np.linalg.norm(q)
+    cos = {cid: float(v @ q) for cid, v in unit.items()}
+    best_cid = max(cos, key=cos.get)
+    mean = np.mean(list(unit.values()), axis=0)
+    whole = float(mean @ q) / float(np.linalg.norm(mean))
+    hits = [(best_cid, "two", cos[best_cid])]  # the store found only the better chunk
+    only_best, _ = dense_paper_scores(catalog, q, hits, [], RetrievalParams(abstract_mean=0.0))
+    mixed, sims = dense_paper_scores(catalog, q, hits, [], RetrievalParams(abstract_mean=0.5))
+    assert only_best["two"] == pytest.approx(cos[best_cid], abs=1e-5)
+    assert mixed["two"] == pytest.approx(0.5 * cos[best_cid] + 0.5 * whole, abs=1e-5)
+    assert whole > max(cos.values())  # the question spans both halves: the whole abstract matches it best
+    assert set(sims) == set(cos)
+    catalog.close()
