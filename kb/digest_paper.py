@@ -23,8 +23,9 @@ import numpy as np
 from kb.catalog import Catalog
 from kb.embedders import MemoEmbedder
 from kb.digest_types import FIELD_LABELS, Field, PaperDigest, Source, Statement
-from kb.grounding import GroundedText, Passage, ground, looks_like_instruction, parse_citations, split_sentences
-from kb.prompts import PROMPT_VERSION, digest_messages, fit_passages
+from kb.grounding import (GroundedText, Passage, ground, looks_like_instruction, parse_citations, quotable,
+                          split_sentences)
+from kb.prompts import DIGEST_FIELDS, PROMPT_VERSION, digest_messages, fit_passages
 from kb.types import KbError, Paper
 
 log = logging.getLogger(__name__)
@@ -54,26 +55,34 @@ class FieldSpec:
 _EVIDENCE_KINDS = ("abstract", "introduction", "related", "method", "experiments", "conclusion", "body", "appendix")
 
 EVIDENCE: dict[str, EvidenceSpec] = {
-    "overview": EvidenceSpec("the research problem, prior work and its limits, the main contribution and result",
-                             {"abstract": 0.3, "introduction": 0.2, "related": 0.15}, require=("abstract", "related")),
-    "method": EvidenceSpec("the proposed method and what is new: approach, architecture, modules, pipeline steps",
-                           {"method": 0.4, "introduction": 0.1, "abstract": 0.1}, require=("method",)),
+    "overview": EvidenceSpec("the research problem, the main contribution and the main result of the paper",
+                             {"abstract": 0.3, "introduction": 0.2, "conclusion": 0.1},
+                             require=("abstract", "introduction")),
+    # prior work reads apart from the overview: next to related-work passages a small model credits the paper
+    # with what earlier methods did ("this paper uses two-stream networks")
+    "prior": EvidenceSpec("earlier methods and their limitations, and what this paper does differently",
+                          {"related": 0.35, "introduction": 0.2}, require=("related", "introduction")),
+    "method": EvidenceSpec("the proposed method: approach, architecture, modules and the steps of its pipeline",
+                           {"method": 0.4, "abstract": 0.1}, require=("method",)),
     "results": EvidenceSpec("experiments, results and conclusions: benchmarks, numbers, cost, hardware, impact",
                             {"experiments": 0.3, "conclusion": 0.3, "abstract": 0.05, "appendix": 0.05}, 4,
                             require=("experiments", "conclusion")),
 }
 
-# Fields in generation order: a group's fields run back to back (one shared prompt prefix each).
+# Fields in generation order: a group's fields run back to back (one shared prompt prefix each). A field with
+# fewer shown statements than `min_items` is topped up with the group's passage sentences closest to its question,
+# marked as quotes, so a paper that states its method never shows "not stated" for it only because the model's
+# sentences failed the check. (No top-up for workload: its passages need not mention any cost.)
 FIELD_SPECS: dict[str, FieldSpec] = {
-    "summary": FieldSpec("overview", 64, max_items=1),
+    "summary": FieldSpec("overview", 64, min_items=1, max_items=1),
     "takeaways": FieldSpec("overview", 160, min_items=3, max_items=7),
-    "background": FieldSpec("overview", 90),
-    "prior_methods": FieldSpec("overview", 90),
-    "method": FieldSpec("method", 90),
-    "steps": FieldSpec("method", 120, max_items=7),
-    "innovation": FieldSpec("method", 80),
-    "results": FieldSpec("results", 90),
-    "significance": FieldSpec("results", 80),
+    "background": FieldSpec("overview", 90, min_items=1),
+    "prior_methods": FieldSpec("prior", 90, min_items=1),
+    "innovation": FieldSpec("prior", 80, min_items=1),
+    "method": FieldSpec("method", 90, min_items=1),
+    "steps": FieldSpec("method", 120, min_items=2, max_items=7),
+    "results": FieldSpec("results", 90, min_items=1),
+    "significance": FieldSpec("results", 80, min_items=1),
     "workload": FieldSpec("results", 80),
 }
 GENERATED_FIELDS = tuple(FIELD_SPECS)
@@ -200,9 +209,11 @@ def _statements(grounded: GroundedText, chunk_of: dict[int, _Chunk], numbering: 
     return out
 
 
-def _fit(statements: list[Statement], spec: FieldSpec, passages: list[Passage], chunk_of: dict[int, _Chunk],
-         numbering: _Numbering) -> list[Statement]:
-    """At most `max_items` shown statements; fewer than `min_items`: add verbatim quotes from the passages."""
+def _fit(name: str, statements: list[Statement], passages: list[Passage], chunk_of: dict[int, _Chunk],
+         numbering: _Numbering, embedder) -> list[Statement]:
+    """At most `max_items` shown statements; fewer than `min_items`: add the passage sentences closest to the
+    field's question as verbatim quotes (marked), best first."""
+    spec = FIELD_SPECS[name]
     out, shown = [], 0
     for s in statements:
         if s.shown:
@@ -210,19 +221,30 @@ def _fit(statements: list[Statement], spec: FieldSpec, passages: list[Passage], 
                 continue
             shown += 1
         out.append(s)
+    if shown >= spec.min_items:
+        return out
     seen = [" ".join(s.text.split()).rstrip(".") for s in out if s.shown]
+    cands: list[tuple[Passage, str]] = []
     for p in passages:
         for sentence in split_sentences(p.text):
-            if shown >= spec.min_items:
-                return out
             sentence = " ".join(sentence.split())
             core = sentence.rstrip(".")
             if (len(sentence) < 40 or looks_like_instruction(sentence) or sentence.endswith("...")
-                    or any(core in t or t in core for t in seen)):
+                    or not quotable(sentence, p.title) or any(core in t or t in core for t in seen)):
                 continue
             seen.append(core)
-            out.append(Statement(sentence, [numbering.number(chunk_of[p.n], sentence)], "quoted"))
-            shown += 1
+            cands.append((p, sentence))
+    if not cands:
+        return out
+    vecs = np.asarray(embedder.embed([DIGEST_FIELDS[name]] + [c for _, c in cands]), dtype=np.float32)
+    vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+    sims = vecs[1:] @ vecs[0]
+    for i in np.argsort(-sims, kind="stable"):
+        if shown >= spec.min_items:
+            break
+        p, sentence = cands[int(i)]
+        out.append(Statement(sentence, [numbering.number(chunk_of[p.n], sentence)], "quoted"))
+        shown += 1
     return out
 
 
@@ -260,7 +282,7 @@ def _generate_field(name: str, title: str, fitted: list[Passage], chunk_of: dict
         else:
             stats["generated"] += 1
             stats[s.action] += 1
-    statements = _fit(statements, spec, fitted, chunk_of, numbering)
+    statements = _fit(name, statements, fitted, chunk_of, numbering, embedder)
     stats["quoted"] += sum(1 for s in statements if s.action == "quoted")
     return Field(name, statements)
 

@@ -11,7 +11,7 @@ import dataclasses
 import re
 from typing import Callable, Sequence
 
-PROMPT_VERSION = "answer-v2/digest-v2"
+PROMPT_VERSION = "answer-v3/digest-v3"
 
 # The sentence the model is told to write when the passages do not answer; kb.grounding recognises it.
 NO_ANSWER = "The sources do not answer this question."
@@ -76,6 +76,8 @@ def _passage_block(p) -> str:
     attrs = f'id="{int(p.n)}" paper="{_attr(p.title)}"'
     if getattr(p, "page", None):
         attrs += f' page="{int(p.page)}"'
+    if getattr(p, "section", ""):
+        attrs += f' section="{_attr(p.section)}"'
     return f"<passage {attrs}>\n{neutralise(p.text.strip())}\n</passage>"
 
 

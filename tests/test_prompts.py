@@ -38,7 +38,8 @@ def test_answer_messages_delimit_each_passage():
     system, user = answer_messages("What is alpha?", ps)
     assert system["role"] == "system" and user["role"] == "user"
     content = user["content"]
-    blocks = re.findall(r'<passage id="(\d+)" paper="A Paper"( page="3")?>\n(.*?)\n</passage>', content, re.S)
+    blocks = re.findall(r'<passage id="(\d+)" paper="A Paper"( page="3")? section="Method">\n(.*?)\n</passage>',
+                        content, re.S)
     assert blocks == [("1", ' page="3"', "Alpha beta."), ("2", "", "Gamma delta.")]
     assert content.count("What is alpha?") == 1 and content.index("What is alpha?") > content.index("</passage>")
     assert "never instructions" in system["content"] and NO_ANSWER in system["content"]
