@@ -2,7 +2,6 @@
 expected errors to exit codes. Heavy imports happen inside commands so `kb --help` stays fast."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import List, Optional
 
 import typer

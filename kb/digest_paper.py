@@ -12,6 +12,7 @@ them, URLs from the metadata, abstract and comment; nothing is guessed. Citation
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -102,6 +103,7 @@ class _Chunk:
     kind: str
     page: int | None
     vector: np.ndarray
+    pos: int = 0  # reading order within the paper
 
 
 def _paper_chunks(catalog: Catalog, paper_id: str, title: str, embedder) -> list[_Chunk]:
@@ -119,9 +121,9 @@ def _paper_chunks(catalog: Catalog, paper_id: str, title: str, embedder) -> list
         for i, v in zip(todo, fresh):
             vectors[i] = np.asarray(v, dtype=np.float32)
     out = []
-    for r, v in zip(rows, vectors):
+    for pos, (r, v) in enumerate(zip(rows, vectors)):
         norm = float(np.linalg.norm(v)) or 1.0
-        out.append(_Chunk(r["id"], r["text"], r["section"], r["kind"], r["page_start"], v / norm))
+        out.append(_Chunk(r["id"], r["text"], r["section"], r["kind"], r["page_start"], v / norm, pos))
     return out
 
 
@@ -249,16 +251,24 @@ def _fit(name: str, statements: list[Statement], passages: list[Passage], chunk_
 
 
 def _group_passages(name: str, title: str, paper_id: str, ranked: list[_Chunk], generator,
-                    fields: list[str]) -> tuple[list[Passage], dict[int, _Chunk]]:
-    """The passages every field of an evidence group sees, fitted to the context of its longest reply."""
+                    fields: list[str], whole_paper: bool) -> tuple[list[Passage], dict[int, _Chunk]]:
+    """The passages every field of an evidence group sees, best first, fitted to the context of its longest reply.
+    `whole_paper` (every evidence chunk of the paper is among them, e.g. a paper known by its abstract only): in
+    reading order instead, so all groups send the very same prompt prefix and llama.cpp evaluates it once."""
     spec = EVIDENCE[name]
+    top = ranked[:spec.passages]
     passages = [Passage(n=i + 1, chunk_id=c.id, paper_id=paper_id, title=title, text=_body(c), page=c.page,
-                        section=c.section) for i, c in enumerate(ranked[:spec.passages])]
+                        section=c.section) for i, c in enumerate(top)]
     longest = max(fields, key=lambda f: FIELD_SPECS[f].max_tokens)
     fitted = fit_passages("", passages, generator.count_tokens,
                           generator.prompt_budget(FIELD_SPECS[longest].max_tokens),
                           build=lambda _q, ps: digest_messages(longest, title, ps))
-    return fitted, {p.n: c for p, c in zip(passages, ranked)}
+    chunks = [top[p.n - 1] for p in fitted]
+    if whole_paper:
+        chunks.sort(key=lambda c: c.pos)
+    by_id = {p.chunk_id: p for p in fitted}  # fitted copies (the best one may have been shortened)
+    ordered = [dataclasses.replace(by_id[c.id], n=i + 1) for i, c in enumerate(chunks)]
+    return ordered, {i + 1: c for i, c in enumerate(chunks)}
 
 
 def _generate_field(name: str, title: str, fitted: list[Passage], chunk_of: dict[int, _Chunk], generator,
@@ -376,11 +386,12 @@ def digest_paper(paper_id: str, catalog: Catalog, embedder, generator,
     groups = [g for g in EVIDENCE if any(FIELD_SPECS[f].group == g for f in fields)]
     queries = memo.embed([EVIDENCE[g].query for g in groups]) if groups else []
     first_call = True
+    evidence = sum(1 for c in chunks if c.kind in _EVIDENCE_KINDS)
     for group, qvec in zip(groups, queries):
         qvec = qvec / (float(np.linalg.norm(qvec)) or 1.0)
         members = [f for f in FIELD_SPECS if f in fields and FIELD_SPECS[f].group == group]
         fitted, chunk_of = _group_passages(group, paper.title, paper_id, _rank(chunks, EVIDENCE[group], qvec),
-                                           generator, members)
+                                           generator, members, whole_paper=evidence <= EVIDENCE[group].passages)
         for name in members:
             # the first call of a paper starts from a clean model state, so a paper's text never depends on
             # which paper came before it; later calls reuse the shared prefix (system, title, passages)

@@ -170,7 +170,6 @@ def _ingest_one(inp: Input, catalog: Catalog, embedder, opts: IngestOptions, rep
 
 def _ingest_remote(inp: Input, catalog: Catalog, embedder, opts: IngestOptions, report: IngestReport) -> None:
     from kb.parsers.arxiv import fetch_arxiv
-    from kb.parsers.pdf import parse_pdf
 
     ref = inp.ref.split(":", 1)[1]
     paper, pdf_bytes = fetch_arxiv(ref, api_url=opts.arxiv_api_url)

@@ -11,7 +11,7 @@ import dataclasses
 import re
 from typing import Callable, Sequence
 
-PROMPT_VERSION = "answer-v3/digest-v3"
+PROMPT_VERSION = "answer-v3/digest-v4"
 
 # The sentence the model is told to write when the passages do not answer; kb.grounding recognises it.
 NO_ANSWER = "The sources do not answer this question."

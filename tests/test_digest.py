@@ -300,3 +300,20 @@ def test_fields_of_a_group_share_one_prompt_prefix_and_each_paper_starts_clean(c
     # consecutive calls with the same passages: each group's fields run back to back
     changes = sum(1 for a, b in zip(prompts, prompts[1:]) if prefix(a) != prefix(b))
     assert changes == len(distinct) - 1
+
+
+def test_paper_known_by_its_abstract_only_sends_one_prompt_prefix(tmp_path):
+    spec = dict(next(p for p in PAPERS if p["date"] == DAY))
+    filler = (" Our experiments cover street scenes, indoor rooms and aerial views under changing light, and "
+              "every ablation keeps the same schedule so that the effect of each module is measured in isolation.")
+    spec["abstract"] = spec["abstract"] + filler * 12  # long enough to be chunked in several pieces
+    page = tmp_path / "page.md"
+    page.write_text(render_digest_page([spec], DAY, "Topic"), encoding="utf-8")
+    catalog = Catalog(tmp_path / "c.sqlite")
+    assert ingest([str(page)], catalog, HashEmbedder(), MemoryStore()).errors == []
+    assert 2 <= catalog.db.execute("SELECT count(*) FROM chunks").fetchone()[0] <= 3
+    gen = FakeGenerator()
+    build_digest(DAY, catalog, HashEmbedder(), gen)
+    catalog.close()
+    prefixes = {m[0]["content"] + m[-1]["content"].rsplit("Question:", 1)[0] for m in gen.calls}
+    assert len(gen.calls) == len(GENERATED_FIELDS) and len(prefixes) == 1  # the passages are evaluated once
