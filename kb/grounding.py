@@ -238,31 +238,40 @@ class _Evidence:
     stems: set[str]
     numbers: set[str]
     keys: set[str]
-    vectors: np.ndarray  # row 0: the passage's evidence text as a whole; then one row per sentence
+    vectors: np.ndarray | None  # row 0: the passage's evidence text as a whole; then one row per sentence
     sentence_facts: list[tuple[set[str], set[str]]]  # per sentence: (numbers, content stems incl. the title's)
     quotable: list[bool]  # per sentence: fit to replace a failed sentence (not a title, author or heading line)
 
 
-def _evidence(passages: Sequence[Passage], embedder: Embedder) -> dict[int, _Evidence]:
-    prepared = []
-    texts: list[str] = []
+def _evidence(passages: Sequence[Passage]) -> dict[int, _Evidence]:
+    """Per passage: its usable sentences and their facts. Vectors come later, only for the passages a check
+    reads (`_embed_evidence`): a sentence is judged against what it cites, so most passages are never embedded."""
+    out: dict[int, _Evidence] = {}
     for p in passages:
         sents = [s for s in split_sentences(p.text) if not looks_like_instruction(s)]
         body = " ".join(sents)
-        prepared.append((p, sents, body))
-        texts.extend([body or " "] + sents)
-    vectors = _embed(embedder, texts)
-    out: dict[int, _Evidence] = {}
-    row = 0
-    for p, sents, body in prepared:
         evidence_text = f"{p.title}. {body}"
         title_stems = content_stems(p.title)
         facts = [(number_set(x), content_stems(x) | title_stems) for x in sents]
         out[p.n] = _Evidence(p, sents, content_stems(evidence_text), number_set(evidence_text),
-                             entity_keys(evidence_text), vectors[row: row + 1 + len(sents)], facts,
-                             [quotable(x, p.title) for x in sents])
-        row += 1 + len(sents)
+                             entity_keys(evidence_text), None, facts, [quotable(x, p.title) for x in sents])
     return out
+
+
+def _embed_evidence(evs: Sequence[_Evidence], embedder: Embedder) -> None:
+    """Fill in the vectors of `evs` that have none, in one batch: one row per sentence, and in row 0 the passage
+    as a whole, taken as the normalised mean of its sentence vectors (embedding the body as well would double the
+    cost of the check; on the grounding examples both give the same verdicts)."""
+    todo = [e for e in evs if e.vectors is None]
+    texts = [x for e in todo for x in (e.sentences or [" "])]
+    vectors = _embed(embedder, texts)
+    row = 0
+    for e in todo:
+        rows = vectors[row: row + max(1, len(e.sentences))]
+        mean = rows.mean(axis=0)
+        mean = mean / (float(np.linalg.norm(mean)) or 1.0)
+        e.vectors = np.vstack([mean[None, :], rows[: len(e.sentences)]]).astype(np.float32)
+        row += max(1, len(e.sentences))
 
 
 _WORDS_RE = re.compile(r"[A-Za-z][A-Za-z'-]*")
@@ -317,15 +326,18 @@ def _judge(clean: str, vec: np.ndarray, evs: list[_Evidence], t: Thresholds) -> 
                    [e.passage.n for e in evs])
 
 
-def _check(clean: str, cited: list[int], vec: np.ndarray, ev: dict[int, _Evidence], t: Thresholds) -> Verdict:
+def _check(clean: str, cited: list[int], vec: np.ndarray, ev: dict[int, _Evidence], t: Thresholds,
+           embedder: Embedder) -> Verdict:
     valid = [n for n in cited if n in ev]
     if cited and not valid:
         v = _judge(clean, vec, [], t)
         v.status, v.citations = "bad-citation", []
         return v
     if valid:
+        _embed_evidence([ev[n] for n in valid], embedder)
         return _judge(clean, vec, [ev[n] for n in valid], t)
     # No citation: try each passage alone and attach the best one if it supports the sentence.
+    _embed_evidence(list(ev.values()), embedder)
     verdicts = [_judge(clean, vec, [e], t) for e in ev.values()]
     if not verdicts:
         return Verdict("no-citation", 0.0, 0.0, 0.0)
@@ -339,7 +351,8 @@ def _check(clean: str, cited: list[int], vec: np.ndarray, ev: dict[int, _Evidenc
     return best
 
 
-def _recite(clean: str, vec: np.ndarray, failed: Verdict, ev: dict[int, _Evidence], t: Thresholds) -> Verdict:
+def _recite(clean: str, vec: np.ndarray, failed: Verdict, ev: dict[int, _Evidence], t: Thresholds,
+            embedder: Embedder) -> Verdict:
     """A sentence its cited passages do not support, checked against the other passages of the same paper(s).
 
     Small models often cite the right paper's wrong chunk (the title block instead of the abstract). When another
@@ -351,6 +364,7 @@ def _recite(clean: str, vec: np.ndarray, failed: Verdict, ev: dict[int, _Evidenc
     others = [e for n, e in ev.items() if e.passage.paper_id in papers and n not in failed.citations]
     if not others:
         return failed
+    _embed_evidence(others, embedder)
     verdicts = [_judge(clean, vec, [e], t) for e in others]
     best = max(verdicts, key=lambda v: (v.supported, v.score))
     if best.supported:
@@ -372,9 +386,9 @@ def check_sentence(sentence: str, cited: Sequence[Passage], embedder: Embedder,
     """
     t = thresholds or Thresholds()
     clean, numbers = parse_citations(sentence)
-    ev = _evidence(cited, embedder)
+    ev = _evidence(cited)
     vec = _embed(embedder, [clean])[0]
-    return _check(clean, numbers, vec, ev, t)
+    return _check(clean, numbers, vec, ev, t, embedder)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -430,12 +444,17 @@ def ground(text: str, passages: Sequence[Passage], embedder: Embedder, mode: str
     if mode not in ("replace", "drop"):
         raise ValueError(f"unknown grounding mode {mode!r} (replace | drop)")
     t = thresholds or Thresholds()
-    ev = _evidence(passages, embedder)
+    ev = _evidence(passages)
     raw = split_sentences(text)
     parsed = []
     for sentence in raw:
         clean, cited = parse_citations(sentence)
         parsed.append((_LABEL_RE.sub("", clean), cited))
+    cited_all = [[n for n in c if n in ev] for _, c in parsed]
+    if all(cited_all):  # embed what the first pass reads in one batch; the rest only if a check needs it
+        _embed_evidence([ev[n] for n in dict.fromkeys(n for c in cited_all for n in c)], embedder)
+    else:
+        _embed_evidence(list(ev.values()), embedder)
     vectors = _embed(embedder, [c for c, _ in parsed])
     out: list[GroundedSentence] = []
     seen: set[str] = set()  # normalised sentences and quotes already shown
@@ -448,9 +467,9 @@ def ground(text: str, passages: Sequence[Passage], embedder: Embedder, mode: str
             out.append(GroundedSentence(original, "", [], Verdict("no-citation", 0, 0, 0), "dropped", reason))
             continue
         seen.add(_norm(clean))
-        verdict = _check(clean, cited, vec, ev, t)
+        verdict = _check(clean, cited, vec, ev, t, embedder)
         if not verdict.supported and verdict.citations:
-            verdict = _recite(clean, vec, verdict, ev, t)
+            verdict = _recite(clean, vec, verdict, ev, t, embedder)
         if verdict.supported:
             reason = "citation corrected" if cited and verdict.citations != cited else ""
             out.append(GroundedSentence(original, _render(clean, verdict.citations), verdict.citations, verdict,
