@@ -176,17 +176,18 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\w+", text.lower())
 
 
-def _no_claim(clean: str, title: str, last_of_cut_reply: bool) -> bool:
-    """The paper's title repeated, a heading or list label ("Key Findings", "4."), or the unfinished sentence a
-    reply was cut off in: text that states nothing about the paper."""
+def _no_claim(clean: str, title: str, last_of_cut_reply: bool, names_ok: bool = False) -> bool:
+    """The paper's title repeated, a heading or list label ("Key Findings", "4."), a bare name ("Edge-Aware Normal
+    Loss": fine as a method step when `names_ok`, no takeaway), or the unfinished sentence a reply was cut off
+    in: text that states nothing about the paper."""
     words = _words(clean)
-    if words == _words(title) or len(words) < 4:
+    if words == _words(title) or len(words) < 4 or (not names_ok and not quotable(clean, title)):
         return True
     return last_of_cut_reply and not re.search(r"[.!?)\]]\W*$", clean)
 
 
 def _statements(grounded: GroundedText, chunk_of: dict[int, _Chunk], numbering: _Numbering, title: str = "",
-                cut: bool = False) -> list[Statement]:
+                cut: bool = False, names_ok: bool = False) -> list[Statement]:
     """Grounded sentences as statements; only shown ones get source numbers (so every listed source is cited).
     `cut`: the reply stopped at its token limit (its last sentence may be unfinished)."""
     out: list[Statement] = []
@@ -196,7 +197,7 @@ def _statements(grounded: GroundedText, chunk_of: dict[int, _Chunk], numbering: 
         clean = parse_citations(gs.original)[0]
         if gs.action == "kept" and not gs.citations:  # the model's "no answer" sentence: claims nothing
             out.append(Statement("", [], "dropped", gs.original, {"status": "no-answer"}))
-        elif gs.action in ("kept", "dropped") and _no_claim(clean, title, cut and i == last):
+        elif gs.action in ("kept", "dropped") and _no_claim(clean, title, cut and i == last, names_ok):
             out.append(Statement("", [], "dropped", gs.original, {**_verdict(v, chunk_of), "reason": "not-a-claim"}))
         elif gs.action == "dropped":
             reason = getattr(gs, "reason", "") or "unsupported"
@@ -283,7 +284,8 @@ def _generate_field(name: str, title: str, fitted: list[Passage], chunk_of: dict
     stats["completion_tokens"] += gen.completion_tokens
     stats["generation_seconds"] += gen.seconds
     grounded = ground(gen.text, fitted, embedder, mode="replace")
-    statements = _statements(grounded, chunk_of, numbering, title, gen.completion_tokens >= spec.max_tokens)
+    statements = _statements(grounded, chunk_of, numbering, title, gen.completion_tokens >= spec.max_tokens,
+                             names_ok=name == "steps")
     for s in statements:
         if not s.generated or not s.verdict:
             continue

@@ -283,10 +283,9 @@ def quotable(sentence: str, title: str) -> bool:
     if _norm(sentence) and _norm(sentence) in _norm(title):
         return False
     words = [w for w in _WORDS_RE.findall(sentence) if w.lower() not in _SMALL_WORDS]
-    if len(words) < 4:
-        return False
-    capitalised = sum(1 for w in words if w[0].isupper())
-    return capitalised / len(words) < 0.6
+    # a title, name list or heading has no lower-case word beyond "of", "and"...; a sentence has a verb at least
+    # ("We evaluate on Mip-NeRF 360, Tanks and Temples" is mostly names, and a claim)
+    return len(words) >= 4 and any(w[0].islower() for w in words)
 
 
 def _embed(embedder: Embedder, texts: list[str]) -> np.ndarray:

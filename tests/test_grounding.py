@@ -268,3 +268,22 @@ def test_replacement_quote_is_never_a_title_or_author_line(emb):
     s = out.sentences[0]
     assert s.action in ("replaced", "dropped")
     assert TITLE not in s.shown and "Okafor" not in s.shown
+
+
+def test_quotable_tells_sentences_from_titles_names_and_headings():
+    from kb.grounding import quotable
+
+    assert not quotable(TITLE, TITLE)
+    assert not quotable("Mira Okafor, Tomasz Lindqvist, Aiko Hamada", TITLE)
+    assert not quotable("Northlake Institute of Technology, Department of Computer Science", TITLE)
+    assert not quotable("Atomized Proliferation and Geometry-Guided Optimization", TITLE)
+    assert quotable("We evaluate on Mip-NeRF 360, Tanks and Temples and Deep Blending.", TITLE)
+    assert quotable("SliceFormer reaches 81.2% top-1 accuracy on Kinetics-400.", TITLE)
+
+
+def test_bare_names_are_method_steps_but_no_takeaways():
+    from kb.digest_paper import _no_claim
+
+    name = "Atomized Proliferation and Geometry-Guided Optimization"
+    assert _no_claim(name, TITLE, False) and not _no_claim(name, TITLE, False, names_ok=True)
+    assert not _no_claim("SliceFormer reaches 81.2% top-1 accuracy on Kinetics-400.", TITLE, False)
