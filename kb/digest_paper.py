@@ -283,7 +283,7 @@ def _generate_field(name: str, title: str, fitted: list[Passage], chunk_of: dict
     stats["prompt_tokens"] += gen.prompt_tokens
     stats["completion_tokens"] += gen.completion_tokens
     stats["generation_seconds"] += gen.seconds
-    grounded = ground(gen.text, fitted, embedder, mode="replace")
+    grounded = ground(gen.text, fitted, embedder, mode="replace", focus=DIGEST_FIELDS[name])
     statements = _statements(grounded, chunk_of, numbering, title, gen.completion_tokens >= spec.max_tokens,
                              names_ok=name == "steps")
     for s in statements:

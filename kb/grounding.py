@@ -375,6 +375,26 @@ def _recite(clean: str, vec: np.ndarray, failed: Verdict, ev: dict[int, _Evidenc
     return failed
 
 
+def _refocus(verdict: Verdict, vec: np.ndarray, focus_vec: np.ndarray, ev: dict[int, _Evidence], t: Thresholds,
+             shown: set[str]) -> None:
+    """Re-pick `verdict`'s replacement quote among the quotable sentences of the quoted paper's embedded passages:
+    similar enough to the failed sentence, and best on the mean of that similarity and the one to the focus."""
+    paper = ev[verdict.quote_passage].passage.paper_id
+    best = None
+    for e in ev.values():
+        if e.passage.paper_id != paper or e.vectors is None:
+            continue
+        for i, sentence in enumerate(e.sentences):
+            close = float(e.vectors[i + 1] @ vec)
+            if not e.quotable[i] or close < t.min_quote_similarity or _norm(sentence) in shown:
+                continue
+            score = (close + float(e.vectors[i + 1] @ focus_vec)) / 2
+            if best is None or score > best[0]:
+                best = (score, sentence, e.passage.n, close)
+    if best is not None:
+        verdict.best_quote, verdict.quote_passage, verdict.quote_similarity = best[1], best[2], round(best[3], 4)
+
+
 def check_sentence(sentence: str, cited: Sequence[Passage], embedder: Embedder,
                    thresholds: Thresholds | None = None) -> Verdict:
     """Check one sentence against the passages it cites.
@@ -432,12 +452,14 @@ def _is_claim(clean: str) -> bool:
 
 
 def ground(text: str, passages: Sequence[Passage], embedder: Embedder, mode: str = "replace",
-           thresholds: Thresholds | None = None) -> GroundedText:
+           thresholds: Thresholds | None = None, focus: str | None = None) -> GroundedText:
     """Check every sentence of `text` against `passages`; keep, replace by a quote, or drop each one.
 
     mode="replace": a failed sentence becomes the best quote from its cited passages (or from all passages when
     it cited none), shown as “quote” [n], when the quote's similarity to it reaches `min_quote_similarity` and
-    the quote is not already shown; otherwise it is dropped. mode="drop": failed sentences are always dropped.
+    the quote is not already shown; otherwise it is dropped. With `focus` (the user's question, a digest field's
+    question), the quote is the one of the same paper's checked passages that is both close enough to the
+    failed sentence and closest to it and the focus on average, so it answers what was asked. mode="drop": failed sentences are always dropped.
     The model's "no answer" sentence is kept as is (it claims nothing).
     """
     if mode not in ("replace", "drop"):
@@ -455,6 +477,7 @@ def ground(text: str, passages: Sequence[Passage], embedder: Embedder, mode: str
     else:
         _embed_evidence(list(ev.values()), embedder)
     vectors = _embed(embedder, [c for c, _ in parsed])
+    focus_vec = _embed(embedder, [focus])[0] if focus else None
     out: list[GroundedSentence] = []
     seen: set[str] = set()  # normalised sentences and quotes already shown
     for original, (clean, cited), vec in zip(raw, parsed, vectors):
@@ -474,6 +497,8 @@ def ground(text: str, passages: Sequence[Passage], embedder: Embedder, mode: str
             out.append(GroundedSentence(original, _render(clean, verdict.citations), verdict.citations, verdict,
                                         "kept", reason))
             continue
+        if focus_vec is not None and verdict.quote_passage is not None:
+            _refocus(verdict, vec, focus_vec, ev, t, seen)
         quote, qn = verdict.best_quote, verdict.quote_passage
         if (mode == "replace" and quote and qn is not None and _norm(quote) not in seen
                 and verdict.quote_similarity >= t.min_quote_similarity):

@@ -287,3 +287,16 @@ def test_bare_names_are_method_steps_but_no_takeaways():
     name = "Atomized Proliferation and Geometry-Guided Optimization"
     assert _no_claim(name, TITLE, False) and not _no_claim(name, TITLE, False, names_ok=True)
     assert not _no_claim("SliceFormer reaches 81.2% top-1 accuracy on Kinetics-400.", TITLE, False)
+
+
+def test_focus_picks_the_replacement_quote_that_answers_the_question():
+    emb = HashEmbedder(dim=2048)  # fewer hash collisions: similarities follow the shared words
+    text = ("Video transformers spend most of their compute on redundant frames of every clip. "
+            "SliceFormer cuts every clip into spatiotemporal slices of the video frames.")
+    p = [Passage(1, "x#1", "x", TITLE, text, 1, "Introduction", "x")]
+    failed = "SliceFormer makes video transformers spend compute on redundant frames of slices on 12 GPUs [1]."
+    loose = Thresholds(min_quote_similarity=0.0)
+    plain = ground(failed, p, emb, thresholds=loose).sentences[0]
+    focused = ground(failed, p, emb, thresholds=loose, focus="which paper cuts video into spatiotemporal slices")
+    assert plain.action == focused.sentences[0].action == "replaced"
+    assert "redundant" in plain.shown and "spatiotemporal slices" in focused.sentences[0].shown
