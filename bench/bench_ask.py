@@ -61,6 +61,7 @@ def warm(home: Path, repeat: int, threads: int | None) -> None:
     ratios = []
     for q in QUESTIONS:
         ours, raw, parts = [], [], None
+        # interleaved (ours, raw, ours, raw ...) so drift in machine speed hits both sides alike
         for _ in range(repeat):
             t0 = time.perf_counter()
             ans = answer(q, s.catalog, s.embedder, s.store, gen, max_tokens=128)
@@ -68,18 +69,18 @@ def warm(home: Path, repeat: int, threads: int | None) -> None:
             parts = ans.timings
             if ans.abstained:
                 break
+            passages = select_passages(ans.retrieval, Relevance.for_embedder(s.embedder.name))  # the answer's prompt
+            _, messages = fit_prompt(q, passages, gen, 128)
+            tokens, stops = gen._prompt_tokens(messages)
+            n = max(1, parts["completion_tokens"])
+            llm.reset()
+            t0 = time.perf_counter()
+            out = llm.create_completion(prompt=tokens, max_tokens=n, temperature=0.0, top_k=1, seed=0, stop=stops,
+                                        repeat_penalty=gen.repeat_penalty)  # the same sampling as kb's generator
+            raw.append(time.perf_counter() - t0)
         if ans.abstained:
             print(f"  abstained (no generation): {q}")
             continue
-        passages = select_passages(ans.retrieval, Relevance.for_embedder(s.embedder.name))  # the answer's prompt
-        _, messages = fit_prompt(q, passages, gen, 128)
-        tokens, stops = gen._prompt_tokens(messages)
-        n = max(1, parts["completion_tokens"])
-        for _ in range(repeat):
-            llm.reset()
-            t0 = time.perf_counter()
-            out = llm.create_completion(prompt=tokens, max_tokens=n, temperature=0.0, top_k=1, seed=0, stop=stops)
-            raw.append(time.perf_counter() - t0)
         ratio = statistics.median(ours) / statistics.median(raw)
         ratios.append(ratio)
         print(f"  {q[:60]:<60} answer {statistics.median(ours):6.2f} s  raw {statistics.median(raw):6.2f} s  "

@@ -110,7 +110,8 @@ def speed(work: Path, papers: int, threads: int, embedder) -> dict:
     for tokens, n, reuse in prompts:
         if not reuse:
             llm.reset()
-        llm.create_completion(prompt=tokens, max_tokens=max(1, n), temperature=0.0, top_k=1, seed=0)
+        llm.create_completion(prompt=tokens, max_tokens=max(1, n), temperature=0.0, top_k=1, seed=0,
+                              repeat_penalty=gen.repeat_penalty)  # the same sampling as kb's generator
     raw_wall, raw_cpu = since(t1)
     catalog.close()
     n = len(digest.papers)
