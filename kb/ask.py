@@ -245,6 +245,14 @@ def answer(question: str, catalog, embedder, store, generator, *, k: int = 5, fi
     shown = [s for s in grounded if s.shown and s.citations]
     note = _note(grounded)
     fallback = False
+    if not shown and signals["idf_coverage"] < rel.min_idf_coverage:
+        # doubly weak evidence: nothing the model wrote held up, and the question's rare words are mostly absent
+        # from the top paper; quotes from it would answer some other question (measured: an off-corpus question
+        # at cosine 0.53 had IDF coverage 0.29; every answerable one that fell back to quotes had >= 0.74)
+        timings["total_s"] = round(time.perf_counter() - t0, 3)
+        why = "the model's answer was not supported and the question's specific words are absent from the top paper"
+        return Answer(question, True, [], [], [], [], why, result, signals, timings, model, raw,
+                      nearest=result.papers)
     if not shown:
         pool = fitted or passages[:1]
         shown = fallback_quotes(question, [p for p in pool if p.paper_id == pool[0].paper_id], embedder)

@@ -225,3 +225,17 @@ def test_fallback_quotes_are_distinct_body_sentences():
     shown = [s.shown for s in out]
     assert len(shown) == 2 and len(set(shown)) == 2  # the overlapping sentence is offered once
     assert not any(title in s or "Okafor" in s for s in shown)
+
+
+def test_unsupported_answer_to_a_question_about_something_else_abstains(kb):
+    from kb.ask import Relevance
+
+    catalog, emb, store = kb
+    lenient = Relevance(min_similarity=0.0, gray_similarity=0.0, min_idf_coverage=0.42)  # retrieval gate open
+    invented = FakeGenerator(lambda m: "The optimizer projects gradients to rank 4 and saves 65% memory [1].")
+    ans = answer(OFF_CORPUS, catalog, emb, store, invented, relevance=lenient)
+    assert len(invented.calls) == 1 and ans.abstained and ans.sources == [] and ans.nearest
+    assert "nothing that answers" in ans.text and "not supported" in ans.to_dict()["note"]
+    # the same unsupported reply to a question the top paper is about falls back to marked quotes
+    ans = answer(SLICE_Q, catalog, emb, store, invented, relevance=lenient)
+    assert not ans.abstained and ans.fallback and ans.shown and all(s.startswith("“") for s in ans.shown)
