@@ -53,6 +53,24 @@ def _state(home: Path) -> tuple[set, set, dict]:
     return set(cat), set(store), counts
 
 
+def _progress(home: Path) -> tuple:
+    """(papers, chunks with embeddings) committed so far, read without taking kb's lock ((-1, -1): no catalog)."""
+    import sqlite3
+
+    path = home / "catalog.sqlite"
+    if not path.exists():
+        return (-1, -1)
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.05)
+        try:
+            return (db.execute("SELECT count(*) FROM papers").fetchone()[0],
+                    db.execute("SELECT count(*) FROM chunks WHERE embedding IS NOT NULL").fetchone()[0])
+        finally:
+            db.close()
+    except sqlite3.Error:  # created but not yet initialised, or busy: no progress seen yet
+        return (-1, -1)
+
+
 def test_sigkill_at_any_point_then_rerun_completes(tmp_path):
     corpus = _many_pdfs(tmp_path / "pdfs", 24)
     ref_home, home = tmp_path / "ref", tmp_path / "killed"
@@ -63,10 +81,16 @@ def test_sigkill_at_any_point_then_rerun_completes(tmp_path):
     assert ref_ids == ref_store and ref_counts["papers"] == 24
 
     killed_mid_run = 0
-    for delay in (0.8, 1.6, 2.4, 3.2, 4.5):
+    # each run is killed once it has committed new work, plus a staggered extra delay, so the kills land in
+    # parsing, embedding and indexing alike however fast the machine is
+    for extra in (0.0, 0.1, 0.25, 0.4, 0.6):
+        before = _progress(home)
         proc = subprocess.Popen(KB + ["-q", "ingest", str(corpus)], env=_env(home),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and _progress(home) == before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(extra)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             killed_mid_run += 1
