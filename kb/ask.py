@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kb.embedders import MemoEmbedder
 from kb.grounding import (GroundedSentence, Passage, Thresholds, Verdict, ground, looks_like_instruction, quotable,
                           parse_citations, split_sentences)
-from kb.embedders import MemoEmbedder
 from kb.grounding_terms import content_stems
 from kb.prompts import answer_messages, fit_passages
 from kb.retrieval import Filters, PaperHit, RetrievalParams, SearchResult, search

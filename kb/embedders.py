@@ -249,7 +249,8 @@ def _embedding_dimension(model: Any) -> int:
 
 
 class MemoEmbedder:
-    """Remembers vectors by text, so a paper's passages are embedded once for all its grounding checks."""
+    """Remembers vectors by text, so the same sentence is embedded once across one answer's (or one paper's)
+    grounding checks and quote choices."""
 
     def __init__(self, inner):
         self.inner = inner
