@@ -12,11 +12,9 @@ import re
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from kb.embedders import MemoEmbedder
-from kb.grounding import (GroundedSentence, Passage, Thresholds, Verdict, ground, looks_like_instruction, quotable,
-                          parse_citations, split_sentences)
+from kb.grounding import (GroundedSentence, Passage, Thresholds, Verdict, closest_sentences, ground,
+                          looks_like_instruction, parse_citations, split_sentences)
 from kb.grounding_terms import content_stems
 from kb.prompts import answer_messages, fit_passages
 from kb.retrieval import Filters, PaperHit, RetrievalParams, SearchResult, search
@@ -309,22 +307,9 @@ def _note(grounded: list[GroundedSentence]) -> str:
 
 def fallback_quotes(question: str, passages: list[Passage], embedder, n: int = 2) -> list[GroundedSentence]:
     """The sentences of `passages` closest to the question, as marked quotes “...” [n] (never instructions)."""
-    cands, seen = [], set()
-    for p in passages:  # consecutive chunks overlap: a sentence is a candidate once
-        for s in split_sentences(p.text):
-            key = " ".join(s.split()).lower()
-            if key not in seen and not looks_like_instruction(s) and quotable(s, p.title):
-                seen.add(key)
-                cands.append((p.n, s))
-    if not cands:
-        return []
-    vecs = np.asarray(embedder.embed([question] + [s for _, s in cands]), dtype=np.float32)
-    vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
-    order = np.argsort(-(vecs[1:] @ vecs[0]), kind="stable")[:n]
     out = []
-    for i in sorted(order):  # reading order within the paper
-        pn, s = cands[int(i)]
-        body = s.rstrip().rstrip(".")
+    for _, p, s in sorted(closest_sentences(question, passages, embedder)[:n]):  # reading order within the paper
+        pn, body = p.n, s.rstrip(".")
         out.append(GroundedSentence("", f"“{body}” [{pn}].", [pn], Verdict("quote", 1.0, 1.0, 1.0, best_quote=s,
                                                                             quote_passage=pn, citations=[pn]),
                                     "fallback"))

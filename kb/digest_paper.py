@@ -1,8 +1,8 @@
 """One paper's digest: for each field, the paper's own best passages, one generation, a grounding check.
 
 Evidence is the paper's chunks only (its PDF pages when ingested, else its abstract); annotations such as the
-digest pages' machine-written summaries are never read here. Fields come in three evidence groups (overview,
-method, results); for each group the chunks are ranked by section kind (e.g. Methods for "method", Experiments
+digest pages' machine-written summaries are never read here. Fields come in four evidence groups (overview,
+prior work, method, results); for each group the chunks are ranked by section kind (e.g. Methods for "method", Experiments
 for "results") plus embedding similarity to the group's query, the best ones are numbered [1]..[k] in the prompt
 (the same for every field of the group, so the model evaluates them once), and every sentence of the reply goes through
 kb.grounding.ground: supported sentences are kept with their citations, the others are replaced by the closest
@@ -24,8 +24,7 @@ import numpy as np
 from kb.catalog import Catalog
 from kb.embedders import MemoEmbedder
 from kb.digest_types import FIELD_LABELS, Field, PaperDigest, Source, Statement
-from kb.grounding import (GroundedText, Passage, ground, looks_like_instruction, parse_citations, quotable,
-                          split_sentences)
+from kb.grounding import GroundedText, Passage, closest_sentences, ground, parse_citations, quotable
 from kb.prompts import DIGEST_FIELDS, PROMPT_VERSION, digest_messages, fit_passages
 from kb.types import KbError, Paper
 
@@ -227,25 +226,17 @@ def _fit(name: str, statements: list[Statement], passages: list[Passage], chunk_
     if shown >= spec.min_items:
         return out
     seen = [" ".join(s.text.split()).rstrip(".") for s in out if s.shown]
-    cands: list[tuple[Passage, str]] = []
-    for p in passages:
-        for sentence in split_sentences(p.text):
-            sentence = " ".join(sentence.split())
-            core = sentence.rstrip(".")
-            if (len(sentence) < 40 or looks_like_instruction(sentence) or sentence.endswith("...")
-                    or not quotable(sentence, p.title) or any(core in t or t in core for t in seen)):
-                continue
-            seen.append(core)
-            cands.append((p, sentence))
-    if not cands:
-        return out
-    vecs = np.asarray(embedder.embed([DIGEST_FIELDS[name]] + [c for _, c in cands]), dtype=np.float32)
-    vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
-    sims = vecs[1:] @ vecs[0]
-    for i in np.argsort(-sims, kind="stable"):
+
+    def new_enough(sentence: str) -> bool:  # not a fragment, and not within (nor containing) what is listed
+        core = sentence.rstrip(".")
+        if len(sentence) < 40 or sentence.endswith("...") or any(core in t or t in core for t in seen):
+            return False
+        seen.append(core)
+        return True
+
+    for _, p, sentence in closest_sentences(DIGEST_FIELDS[name], passages, embedder, keep=new_enough):
         if shown >= spec.min_items:
             break
-        p, sentence = cands[int(i)]
         out.append(Statement(sentence, [numbering.number(chunk_of[p.n], sentence)], "quoted"))
         shown += 1
     return out

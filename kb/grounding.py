@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -336,18 +336,25 @@ def _check(clean: str, cited: list[int], vec: np.ndarray, ev: dict[int, _Evidenc
         _embed_evidence([ev[n] for n in valid], embedder)
         return _judge(clean, vec, [ev[n] for n in valid], t)
     # No citation: try each passage alone and attach the best one if it supports the sentence.
-    _embed_evidence(list(ev.values()), embedder)
-    verdicts = [_judge(clean, vec, [e], t) for e in ev.values()]
-    if not verdicts:
+    if not ev:
         return Verdict("no-citation", 0.0, 0.0, 0.0)
-    best = max(verdicts, key=lambda v: (v.supported, v.score))
+    best, closest = _each_alone(clean, vec, list(ev.values()), t, embedder)
     if not best.supported:
         best.status = "no-citation"
         # the quote may come from any passage: take the closest across all of them
-        closest = max(verdicts, key=lambda v: v.quote_similarity)
         best.best_quote, best.quote_passage = closest.best_quote, closest.quote_passage
         best.quote_similarity = closest.quote_similarity
     return best
+
+
+def _each_alone(clean: str, vec: np.ndarray, evs: list[_Evidence], t: Thresholds,
+                embedder: Embedder) -> tuple[Verdict, Verdict]:
+    """`clean` judged against each of `evs` (non-empty) on its own: the best verdict (a supported one first), and
+    the one whose replacement quote is closest to the sentence."""
+    _embed_evidence(evs, embedder)
+    verdicts = [_judge(clean, vec, [e], t) for e in evs]
+    return (max(verdicts, key=lambda v: (v.supported, v.score)),
+            max(verdicts, key=lambda v: v.quote_similarity))
 
 
 def _recite(clean: str, vec: np.ndarray, failed: Verdict, ev: dict[int, _Evidence], t: Thresholds,
@@ -363,12 +370,9 @@ def _recite(clean: str, vec: np.ndarray, failed: Verdict, ev: dict[int, _Evidenc
     others = [e for n, e in ev.items() if e.passage.paper_id in papers and n not in failed.citations]
     if not others:
         return failed
-    _embed_evidence(others, embedder)
-    verdicts = [_judge(clean, vec, [e], t) for e in others]
-    best = max(verdicts, key=lambda v: (v.supported, v.score))
+    best, closest = _each_alone(clean, vec, others, t, embedder)
     if best.supported:
         return best
-    closest = max(verdicts, key=lambda v: v.quote_similarity)
     if closest.quote_similarity > failed.quote_similarity:
         failed.best_quote, failed.quote_passage = closest.best_quote, closest.quote_passage
         failed.quote_similarity = closest.quote_similarity
@@ -393,6 +397,28 @@ def _refocus(verdict: Verdict, vec: np.ndarray, focus_vec: np.ndarray, ev: dict[
                 best = (score, sentence, e.passage.n, close)
     if best is not None:
         verdict.best_quote, verdict.quote_passage, verdict.quote_similarity = best[1], best[2], round(best[3], 4)
+
+
+def closest_sentences(focus: str, passages: Sequence[Passage], embedder: Embedder,
+                      keep: Callable[[str], bool] = lambda s: True) -> list[tuple[int, Passage, str]]:
+    """Candidate quotes for `focus`: the quotable sentences of `passages` (whitespace-normalised, each once, never
+    instruction-like) that `keep` accepts, called in reading order, as (reading-order index, passage, sentence),
+    the closest to `focus` first."""
+    cands: list[tuple[Passage, str]] = []
+    seen: set[str] = set()
+    for p in passages:  # consecutive chunks overlap: a sentence is a candidate once
+        for sentence in split_sentences(p.text):
+            sentence = " ".join(sentence.split())
+            key = sentence.lower()
+            if key in seen or looks_like_instruction(sentence) or not quotable(sentence, p.title) or not keep(sentence):
+                continue
+            seen.add(key)
+            cands.append((p, sentence))
+    if not cands:
+        return []
+    vecs = _embed(embedder, [focus] + [c for _, c in cands])
+    order = np.argsort(-(vecs[1:] @ vecs[0]), kind="stable")
+    return [(int(i), *cands[int(i)]) for i in order]
 
 
 def check_sentence(sentence: str, cited: Sequence[Passage], embedder: Embedder,
