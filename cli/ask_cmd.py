@@ -99,7 +99,8 @@ def render_answer(ans) -> None:
     for s in ans.sources:
         where = _where(s.page, s.section)
         print(f"  [{s.n}] {_cite(s.title, s.arxiv_id, s.paper_id)}{', ' + where if where else ''}")
-        print(f"      “{s.quote}”")
+        for quote in s.quotes or [s.quote]:
+            print(f"      “{quote}”")
     if ans.note:
         print(f"\nNote: {ans.note}")
 

@@ -65,8 +65,9 @@ class Source:
     arxiv_id: str | None
     page: int | None
     section: str
-    quote: str
+    quote: str  # the first quote from this passage (reading order of the answer)
     passage: str
+    quotes: list[str] = field(default_factory=list)  # every distinct quote the answer takes from it
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -317,15 +318,16 @@ def fallback_quotes(question: str, passages: list[Passage], embedder, n: int = 2
 
 
 def _sources(shown: list[GroundedSentence], by_n: dict[int, Passage]) -> list[Source]:
-    """One Source per cited [n]: the sentence of the passage that supports what was shown."""
+    """One Source per cited [n]: the sentences of the passage that support what was shown."""
     out = []
     for n in sorted({n for s in shown for n in s.citations if n in by_n}):
         p = by_n[n]
-        quote = next((s.verdict.best_quote for s in shown if s.verdict.quote_passage == n and s.verdict.best_quote), "")
-        if not quote:
+        quotes = list(dict.fromkeys(" ".join(s.verdict.best_quote.split()) for s in shown
+                                    if s.verdict.quote_passage == n and s.verdict.best_quote))
+        if not quotes:
             want = set().union(*(content_stems(s.shown) for s in shown if n in s.citations))
             sents = [s for s in split_sentences(p.text) if not looks_like_instruction(s)] or [p.text]
-            quote = max(sents, key=lambda s: len(content_stems(s) & want))
-        out.append(Source(n, p.chunk_id, p.paper_id, p.title, p.arxiv_id, p.page, p.section,
-                          " ".join(quote.split()), p.text))
+            quotes = [" ".join(max(sents, key=lambda s: len(content_stems(s) & want)).split())]
+        out.append(Source(n, p.chunk_id, p.paper_id, p.title, p.arxiv_id, p.page, p.section, quotes[0], p.text,
+                          quotes))
     return out

@@ -61,6 +61,9 @@ CREATE INDEX IF NOT EXISTS chunks_pending ON chunks(indexed);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     chunk_id UNINDEXED, paper_id UNINDEXED, kind UNINDEXED, title, text, tokenize='porter unicode61'
 );
+CREATE VIRTUAL TABLE IF NOT EXISTS papers_fts USING fts5(
+    paper_id UNINDEXED, title, abstract, tokenize='porter unicode61'
+);
 CREATE TABLE IF NOT EXISTS tombstones (chunk_id TEXT PRIMARY KEY);
 """
 
@@ -89,6 +92,12 @@ class Catalog:
             self.set_meta("schema_version", str(SCHEMA_VERSION))
         elif int(version) != SCHEMA_VERSION:
             raise KbError(f"catalog {self.path} has schema {version}; this kb expects {SCHEMA_VERSION}")
+        if self.get_meta("papers_fts") is None:  # catalogs written before the paper-level index: fill it once
+            with self.transaction():
+                self.db.execute("DELETE FROM papers_fts")
+                self.db.execute("INSERT INTO papers_fts(paper_id, title, abstract)"
+                                " SELECT id, title, COALESCE(abstract, '') FROM papers")
+                self.set_meta("papers_fts", "1")
 
     def close(self) -> None:
         self.db.close()
@@ -208,11 +217,15 @@ class Catalog:
                             [(paper_id, a.kind, a.source, json.dumps(a.data, ensure_ascii=False))
                              for a in paper.annotations])
         self.db.execute("UPDATE chunks_fts SET title = ? WHERE paper_id = ?", (paper.title, paper_id))
+        self.db.execute("DELETE FROM papers_fts WHERE paper_id = ?", (paper_id,))
+        self.db.execute("INSERT INTO papers_fts(paper_id, title, abstract) VALUES (?, ?, ?)",
+                        (paper_id, paper.title, paper.abstract or ""))
 
     def delete_paper(self, paper_id: str) -> int:
         """Remove a paper and its chunks (their vectors are tombstoned). Call inside a transaction."""
         n = self.replace_chunks(paper_id, "", [])
         self.db.execute("DELETE FROM papers WHERE id = ?", (paper_id,))
+        self.db.execute("DELETE FROM papers_fts WHERE paper_id = ?", (paper_id,))
         return n
 
     def list_papers(self, date: str | None = None, topic: str | None = None, kind: str | None = None,

@@ -144,7 +144,8 @@ def _score_answer(ans, catalog, expected: str | None) -> dict:
     for n, _ in shown_cites:
         src = by_n.get(n)
         row = chunks.get(src.chunk_id) if src else None
-        if row is not None and src.quote and src.quote in " ".join(row["text"].split()):
+        text = " ".join(row["text"].split()) if row is not None else ""
+        if text and src.quote and all(q in text for q in src.quotes or [src.quote]):
             resolved += 1
     return {
         "abstained": ans.abstained, "answer_rank": None if ans.abstained else _ranks(cited, expected),

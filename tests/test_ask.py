@@ -239,3 +239,17 @@ def test_unsupported_answer_to_a_question_about_something_else_abstains(kb):
     # the same unsupported reply to a question the top paper is about falls back to marked quotes
     ans = answer(SLICE_Q, catalog, emb, store, invented, relevance=lenient)
     assert not ans.abstained and ans.fallback and ans.shown and all(s.startswith("“") for s in ans.shown)
+
+
+def test_sources_list_every_quote_taken_from_a_passage():
+    from kb.ask import _sources
+    from kb.grounding import GroundedSentence, Verdict
+
+    text = "Slices keep one spatial axis and the time axis. The model runs at 40 clips per second on a laptop."
+    p = Passage(1, "a#1", "a", SLICE_TITLE, text, 2, "Method")
+    first, second = "Slices keep one spatial axis and the time axis.", "The model runs at 40 clips per second on a laptop."
+    shown = [GroundedSentence("", f"“{q.rstrip('.')}” [1].", [1], Verdict("quote", 1, 1, 1, best_quote=q, quote_passage=1,
+                                                                          citations=[1]), "fallback")
+             for q in (first, second, first)]
+    [src] = _sources(shown, {1: p})
+    assert src.quote == first and src.quotes == [first, second]  # both quotes, each once, in answer order

@@ -204,3 +204,65 @@ def test_a_split_abstract_is_also_scored_as_a_whole(tmp_path):
     assert whole > max(cos.values())  # the question spans both halves: the whole abstract matches it best
     assert set(sims) == set(cos)
     catalog.close()
+
+
+def _split_abstract_corpus(tmp_path):
+    """Paper "split" holds all four query words across its two abstract chunks; "three" holds three in one."""
+    catalog, emb, store = Catalog(tmp_path / "c.sqlite"), HashEmbedder(), MemoryStore()
+    for i, words in enumerate(["kelp forest mapping", "coral spawning timing", "seagrass carbon burial",
+                               "mangrove root growth", "plankton bloom forecasting", "reef fish census"]):
+        _add_chunks(catalog, store, emb, f"filler{i}", f"Study {i}", [words], "abstract")
+    _add_chunks(catalog, store, emb, "split", "Field Notes", ["wombat burrow acoustics", "echidna spine density"],
+                "abstract")
+    _add_chunks(catalog, store, emb, "three", "Survey", ["wombat burrow echidna"], "abstract")
+    return catalog, emb, store
+
+
+def test_bm25_also_sees_a_split_abstract_whole(tmp_path):
+    """Chunk-level BM25 sees each half of a split abstract alone; the paper-level index sees both halves' words."""
+    catalog, emb, store = _split_abstract_corpus(tmp_path)
+    q = "wombat burrow echidna spine"
+    chunk_only = search(q, catalog, emb, store, k=3, mode="bm25", params=RetrievalParams(paper_lexical=0.0))
+    whole_only = search(q, catalog, emb, store, k=3, mode="bm25", params=RetrievalParams(paper_lexical=1.0))
+    assert chunk_only.papers[0].paper_id == "three"
+    assert whole_only.papers[0].paper_id == "split"
+    catalog.close()
+
+
+def test_a_paper_found_only_by_the_paper_level_index_still_gets_passages(tmp_path):
+    catalog, emb, store = _split_abstract_corpus(tmp_path)
+    res = search("wombat burrow echidna spine", catalog, emb, store, k=1, mode="bm25", depth=1,
+                 params=RetrievalParams(paper_lexical=1.0))
+    assert [p.paper_id for p in res.papers] == ["split"]  # the chunk-level top-1 is "three": no chunk row fetched
+    assert res.papers[0].passages and all(s.paper_id == "split" for s in res.papers[0].passages)
+    catalog.close()
+
+
+def test_paper_level_index_follows_saves_and_deletes_and_is_filled_for_old_catalogs(tmp_path):
+    path = tmp_path / "c.sqlite"
+    catalog, emb, store = Catalog(path), HashEmbedder(), MemoryStore()
+    _add_chunks(catalog, store, emb, "p", "Quolls", ["quoll tracking with camera traps"], "abstract")
+
+    def indexed(word: str) -> list[str]:
+        return [r[0] for r in catalog.db.execute("SELECT paper_id FROM papers_fts WHERE papers_fts MATCH ?", (word,))]
+
+    assert indexed("quoll") == ["p"]
+    _add_chunks(catalog, store, emb, "p", "Quolls", ["numbat diets"], "abstract")  # re-ingested with a new abstract
+    assert indexed("quoll") == ["p"] and indexed("camera") == [] and indexed("numbat") == ["p"]
+    with catalog.transaction():
+        catalog.delete_paper("p")
+    assert indexed("numbat") == []
+    _add_chunks(catalog, store, emb, "q", "Bilbies", ["bilby ears"], "abstract")
+    catalog.db.execute("DELETE FROM papers_fts")  # a catalog written before the paper-level index existed
+    catalog.db.execute("DELETE FROM meta WHERE key = 'papers_fts'")
+    catalog.close()
+    catalog = Catalog(path)
+    assert indexed("bilby") == ["q"]
+    catalog.close()
+
+
+def test_a_signal_with_one_candidate_gives_it_full_weight():
+    from kb.retrieval import _fuse
+
+    fused = _fuse([({"only": 2.0}, 1.0), ({"only": 0.2, "other": 0.6}, 1.5)], RetrievalParams())
+    assert fused == pytest.approx({"only": 1.0, "other": 1.5})  # BM25's single hit counts, it is not zeroed
