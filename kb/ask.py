@@ -257,7 +257,8 @@ def answer(question: str, catalog, embedder, store, generator, *, k: int = 5, fi
         shown = fallback_quotes(question, [p for p in pool if p.paper_id == pool[0].paper_id], embedder)
         fallback = True
         note = ("The model's answer could not be verified against the sources; " if grounded else
-                "No answer was generated; ") + "showing the closest quotes from the top paper instead."
+                "No answer was generated; ") + ("showing the closest quotes from the top paper instead "
+                                            "(they may not answer the question).")
     by_n = {p.n: p for p in (fitted or passages)}
     sources = _sources(shown, by_n)
     papers: list[tuple[str, str, str | None]] = []
