@@ -4,8 +4,9 @@ A sentence is supported when (1) enough of its content words (stopwords removed,
 cited passages, (2) its embedding is close enough to a cited passage or one of its sentences, and (3) every hard
 fact in it -- numbers (81.2%, 3.1x, 16) and names (SliceFormer, Kinetics-400, LEVIR-CC, ViT, A100) -- occurs in a
 cited passage, each number in a passage sentence that shares a content word with the words around it in the
-generated sentence (so "runs at 68.4%" fails when 68.4% is an accuracy). Sentences that fail are replaced by the best supporting quote from the cited passages when one is
-close enough, else dropped; `GroundedText.note()` says so. Passage sentences that read like instructions to a
+generated sentence (so "runs at 68.4%" fails when 68.4% is an accuracy), and every comparison ("faster than",
+"outperforms") is one a cited passage makes too. Sentences that fail are replaced by the best supporting quote
+from the cited passages when one is close enough, else dropped; `GroundedText.note()` says so. Passage sentences that read like instructions to a
 model ("ignore previous instructions ...") are never used as evidence or quoted.
 
 Pure library: the embedder is injected (anything with `embed(texts) -> np.ndarray` of unit-length rows).
@@ -20,7 +21,8 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from kb.prompts import NO_ANSWER, instruction_texts
-from kb.grounding_terms import content_stems, entity_keys, fact_entities, number_contexts, number_set
+from kb.grounding_terms import (content_stems, entity_keys, fact_comparisons, fact_entities, makes_comparison,
+                                number_contexts, number_set)
 
 
 class Embedder(Protocol):
@@ -310,6 +312,9 @@ def _judge(clean: str, vec: np.ndarray, evs: list[_Evidence], t: Thresholds) -> 
     for name, keys in fact_entities(clean):
         if not any(k in e.keys for e in evs for k in keys):
             missing.append(name)
+    for word, accepted in fact_comparisons(clean):
+        if not any(makes_comparison(e.keys, accepted) for e in evs):
+            missing.append(word)  # a comparison no cited passage makes
     similarity, quote, quote_n, quote_sim = 0.0, "", None, -1.0
     for e in evs:
         sims = e.vectors @ vec

@@ -186,3 +186,38 @@ def entity_keys(text: str) -> set[str]:
             out.update(_variants(k + keys[i + 1] + keys[i + 2]))
     out.discard("")
     return out
+
+
+# Comparative claims. A sentence can reuse every word and number of a passage and still add a comparison the
+# passage never makes ("runs at 162 frames per second, faster than previous methods"). Each comparison word in a
+# sentence (the triggers) needs a cited passage making a comparison of that kind (any of the accepted word starts).
+_COMPARISONS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("faster", "quicker", "speedup"), ("faster", "quicker", "speedup", "speed", "accelerat")),
+    (("slower",), ("slower", "slow", "costly", "expensive")),
+    (("better", "outperform", "surpass", "superior"),
+     ("better", "outperform", "surpass", "superior", "exceed", "improv", "stateoftheart", "sota", "beat", "gain")),
+    (("worse", "inferior", "underperform"), ("worse", "inferior", "underperform", "degrad", "fail", "drop", "lack")),
+    (("than",), ("than", "outperform", "surpass", "exceed", "superior", "compar", "versus", "baseline", "over")),
+    (("stateoftheart", "sota"), ("stateoftheart", "sota", "best", "outperform", "surpass", "leading")),
+)
+
+
+def fact_comparisons(sentence: str) -> list[tuple[str, tuple[str, ...]]]:
+    """The comparison words of a sentence as (as written, word starts of which a cited passage needs one)."""
+    out = []
+    tokens = [m.group(0) for m in _TOKEN_RE.finditer(sentence)]
+    for i, token in enumerate(tokens):
+        key = _key(token)
+        if key == "than" and ((i and tokens[i - 1].lower() in ("rather", "other"))
+                              or (i + 1 < len(tokens) and tokens[i + 1][0].isdigit())):
+            continue  # "rather than" compares nothing; "more than 100" is the number check's job
+        for triggers, accepted in _COMPARISONS:
+            if key.startswith(triggers):
+                out.append((token, accepted))
+                break
+    return out
+
+
+def makes_comparison(keys: set[str], accepted: tuple[str, ...]) -> bool:
+    """Whether a passage (its `entity_keys`) has a word starting with one of `accepted`."""
+    return any(k.startswith(accepted) for k in keys)

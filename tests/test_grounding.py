@@ -135,6 +135,25 @@ def test_wrong_name_fails_and_is_listed(emb):
     assert v.status == "unsupported" and v.missing == ["ImageNet"]
 
 
+@pytest.mark.parametrize("sentence,word", [
+    ("The model runs at 240 clips per second on one A100 GPU, faster than earlier methods [3].", "faster"),
+    ("SliceFormer reaches 81.2% top-1 accuracy on Kinetics-400, outperforming two-stream networks [3].",
+     "outperforming"),
+    ("The model runs at 240 clips per second on one A100 GPU, which is state-of-the-art [3].", "state-of-the-art"),
+])
+def test_a_comparison_no_cited_passage_makes_fails(sentence, word, emb):
+    """Every word and number is in [3]; the comparison is not, so the sentence is an invention."""
+    v = check_sentence(sentence, PASSAGES, emb)
+    assert v.status == "unsupported" and v.missing[0] == word  # ("faster than": "than" is listed too)
+    plain = check_sentence(sentence.split(",")[0] + " [3].", PASSAGES, emb)
+    assert plain.status == "supported"  # the same sentence without its comparison holds up
+
+
+def test_a_comparison_the_passage_makes_is_supported(emb):
+    v = check_sentence("SliceFormer needs 3.1x fewer FLOPs than a ViT baseline [1].", PASSAGES, emb)
+    assert v.status == "supported" and v.missing == []
+
+
 @pytest.mark.parametrize("sentence", OTHER_PAPER)
 def test_sentence_about_another_paper_fails(sentence, emb):
     assert check_sentence(sentence, PASSAGES, emb).status == "unsupported"
@@ -300,3 +319,11 @@ def test_focus_picks_the_replacement_quote_that_answers_the_question():
     focused = ground(failed, p, emb, thresholds=loose, focus="which paper cuts video into spatiotemporal slices")
     assert plain.action == focused.sentences[0].action == "replaced"
     assert "redundant" in plain.shown and "spatiotemporal slices" in focused.sentences[0].shown
+
+
+def test_comparison_words_are_found_but_rather_than_and_more_than_n_are_not_comparisons():
+    from kb.grounding_terms import fact_comparisons
+
+    assert [w for w, _ in fact_comparisons("It is faster than SDF methods and outperforms the baselines")] == [
+        "faster", "than", "outperforms"]
+    assert fact_comparisons("It cuts clips into slices rather than frames, using more than 100 images") == []
