@@ -48,6 +48,7 @@ class Thresholds:
     """Calibrated on tests/test_grounding.py's examples with both the hashing and the MiniLM embedders."""
 
     min_overlap: float = 0.7  # share of the sentence's content words found in the cited passages
+    min_pair_overlap: float = 0.7  # ... found within some two sentences of them (not pieced from all over)
     min_similarity: float = 0.5  # cosine to the best cited passage or passage sentence
     min_quote_similarity: float = 0.6  # a quote replaces a failed sentence only when this close to it
     min_content_words: int = 2  # fewer content words: not a checkable claim
@@ -65,6 +66,7 @@ class Verdict:
     quote_passage: int | None = None  # the [n] the best quote comes from
     quote_similarity: float = 0.0  # cosine between the best quote and the sentence
     citations: list[int] = field(default_factory=list)  # valid passage numbers the verdict is based on
+    pair_overlap: float = 1.0  # share of the content words found within the best two cited passage sentences
 
     @property
     def supported(self) -> bool:
@@ -323,11 +325,31 @@ def _judge(clean: str, vec: np.ndarray, evs: list[_Evidence], t: Thresholds) -> 
         for i, s in enumerate(e.sentences):
             if e.quotable[i] and sims[i + 1] > quote_sim:
                 quote, quote_n, quote_sim = s, e.passage.n, float(sims[i + 1])
-    ok = len(stems) >= t.min_content_words and overlap >= t.min_overlap and similarity >= t.min_similarity
+    pair = _pair_overlap(stems, [st for e in evs for _, st in e.sentence_facts]) if overlap >= t.min_overlap else 0.0
+    ok = (len(stems) >= t.min_content_words and overlap >= t.min_overlap and pair >= t.min_pair_overlap
+          and similarity >= t.min_similarity)
     status = "supported" if ok and not missing else "unsupported"
     return Verdict(status, round((overlap + similarity) / 2, 4), round(overlap, 4), round(similarity, 4),
                    list(dict.fromkeys(missing)), quote, quote_n, round(max(quote_sim, 0.0), 4),
-                   [e.passage.n for e in evs])
+                   [e.passage.n for e in evs], round(pair, 4))
+
+
+def _pair_overlap(stems: set[str], sentences: list[set[str]]) -> float:
+    """The share of `stems` found within the best one or two of `sentences` (content stems of passage sentences).
+
+    Measured on 101 sentences SmolLM2 wrote that passed the other checks (answers to three question sets): of the
+    17 whose words no two passage sentences hold at least 70% of, about 14 pieced an invention together from
+    words all over the passage ("combines the fusion strategy with the diffusion prior to extract a coarse mesh").
+    With the rule those answers kept 91 sentences instead of 101 (9 more replaced by quotes); a digest of 8 papers
+    kept 43 statements instead of 46. A faithful summary of three sentences is replaced by a quote too."""
+    if not stems:
+        return 0.0
+    hits = [h for h in (stems & s for s in sentences) if h]
+    best = max((len(h) for h in hits), default=0)
+    for i, a in enumerate(hits):
+        for b in hits[i + 1:]:
+            best = max(best, len(a | b))
+    return best / len(stems)
 
 
 def _check(clean: str, cited: list[int], vec: np.ndarray, ev: dict[int, _Evidence], t: Thresholds,

@@ -327,3 +327,16 @@ def test_comparison_words_are_found_but_rather_than_and_more_than_n_are_not_comp
     assert [w for w, _ in fact_comparisons("It is faster than SDF methods and outperforms the baselines")] == [
         "faster", "than", "outperforms"]
     assert fact_comparisons("It cuts clips into slices rather than frames, using more than 100 images") == []
+
+
+def test_a_sentence_pieced_together_from_all_over_a_passage_fails(emb):
+    text = ("The encoder compresses each image into a small latent grid. A separate decoder restores fine texture "
+            "from the latent grid. Training uses a perceptual loss on patches.")
+    p = [Passage(1, "x#0", "x", "Latent Codecs", text, 1, "Method")]
+    pieced = "The decoder restores compressed images into texture with the perceptual encoder loss on patches [1]."
+    v = check_sentence(pieced, p, emb)
+    assert v.overlap == 1.0 and v.pair_overlap < 0.7 and v.status == "unsupported"  # every word is there
+    lenient = check_sentence(pieced, p, emb, Thresholds(min_pair_overlap=0.0, min_similarity=0.0))
+    assert lenient.status == "supported"  # only the pair rule catches it
+    v = check_sentence("A separate decoder restores fine texture from the latent grid of the encoder [1].", p, emb)
+    assert v.pair_overlap == 1.0 and v.status == "supported"
