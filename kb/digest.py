@@ -23,6 +23,7 @@ from kb.catalog import Catalog
 from kb.digest_cache import DigestCache
 from kb.digest_paper import digest_paper
 from kb.digest_types import Digest, PaperDigest, TopicGroup
+from kb.grounding import GROUNDING_VERSION
 from kb.prompts import PROMPT_VERSION
 from kb.topics import OTHER, Topic, assign_topics, default_topics, group_by_topic
 from kb.types import KbError
@@ -72,10 +73,11 @@ def nearest_dates(catalog: Catalog, day: str, n: int = 5, topic: str | None = No
 
 
 def paper_key(row, model: str, embedder_name: str) -> str:
-    """Cache key of one paper's digest: its content (chunks' hash and the metadata shown), model, prompts, embedder."""
+    """Cache key of one paper's digest: its content (chunks' hash and the metadata shown), model, prompts, embedder,
+    and the versions of the digest logic and of the grounding check."""
     parts = [row["content_hash"] or "", row["title"], row["authors"], row["abstract"], row["comment"] or "",
              row["pdf_url"] or "", row["arxiv_id"] or "", str(row["version"] or ""), row["extra"],
-             model, PROMPT_VERSION, embedder_name, DIGEST_VERSION]
+             model, PROMPT_VERSION, embedder_name, DIGEST_VERSION, GROUNDING_VERSION]
     return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
 
 

@@ -25,6 +25,10 @@ from kb.grounding_terms import (content_stems, entity_keys, fact_comparisons, fa
                                 number_contexts, number_set)
 
 
+# Bump when a change to the check can change a verdict: cached digests are keyed on it (kb.digest.paper_key).
+GROUNDING_VERSION = "3"  # 3: comparisons must be made by a cited passage; words must lie within two sentences
+
+
 class Embedder(Protocol):
     def embed(self, texts: list[str]) -> np.ndarray: ...
 

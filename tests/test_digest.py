@@ -228,6 +228,17 @@ def test_second_run_comes_from_the_cache_and_refresh_regenerates(catalog, tmp_pa
     assert other.calls and cache.count() == 2 * len(ON_DAY)
 
 
+def test_a_new_grounding_check_does_not_reuse_cached_verdicts(catalog, tmp_path, monkeypatch):
+    import kb.digest
+
+    cache = DigestCache(tmp_path / "digest.sqlite")
+    build_digest(DAY, catalog, HashEmbedder(), FakeGenerator(), cache=cache)
+    monkeypatch.setattr(kb.digest, "GROUNDING_VERSION", "next")
+    gen = FakeGenerator()
+    again = build_digest(DAY, catalog, HashEmbedder(), gen, cache=cache)
+    assert again.stats["cached"] == 0 and gen.calls  # verdicts of the old check are not served again
+
+
 def test_an_interrupted_run_resumes_where_it_stopped(catalog, tmp_path):
     path = tmp_path / "digest.sqlite"
     order = [r["title"] for r in catalog.list_papers(date=DAY)]
