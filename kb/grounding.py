@@ -5,9 +5,11 @@ cited passages, (2) its embedding is close enough to a cited passage or one of i
 fact in it -- numbers (81.2%, 3.1x, 16) and names (SliceFormer, Kinetics-400, LEVIR-CC, ViT, A100) -- occurs in a
 cited passage, each number in a passage sentence that shares a content word with the words around it in the
 generated sentence (so "runs at 68.4%" fails when 68.4% is an accuracy), and every comparison ("faster than",
-"outperforms") is one a cited passage makes too. Sentences that fail are replaced by the best supporting quote
-from the cited passages when one is close enough, else dropped; `GroundedText.note()` says so. Passage sentences that read like instructions to a
-model ("ignore previous instructions ...") are never used as evidence or quoted.
+"outperforms") is one a cited passage makes too; and (4) its content words lie within some two sentences of the
+cited passages, not pieced together from all over them. Sentences that fail are replaced by the best supporting
+quote from the cited passages when one is close enough, else dropped; `GroundedText.note()` says so. Passage
+sentences that read like instructions to a model ("ignore previous instructions ...") are never used as evidence
+or quoted.
 
 Pure library: the embedder is injected (anything with `embed(texts) -> np.ndarray` of unit-length rows).
 """
@@ -329,7 +331,7 @@ def _judge(clean: str, vec: np.ndarray, evs: list[_Evidence], t: Thresholds) -> 
         for i, s in enumerate(e.sentences):
             if e.quotable[i] and sims[i + 1] > quote_sim:
                 quote, quote_n, quote_sim = s, e.passage.n, float(sims[i + 1])
-    pair = _pair_overlap(stems, [st for e in evs for _, st in e.sentence_facts]) if overlap >= t.min_overlap else 0.0
+    pair = _pair_overlap(stems, [st for e in evs for _, st in e.sentence_facts])
     ok = (len(stems) >= t.min_content_words and overlap >= t.min_overlap and pair >= t.min_pair_overlap
           and similarity >= t.min_similarity)
     status = "supported" if ok and not missing else "unsupported"
