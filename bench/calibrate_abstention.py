@@ -1,5 +1,5 @@
-"""Print the abstention signals (best-passage cosine, question-word coverage) for answerable and off-corpus
-questions, so the thresholds in kb.ask.Relevance can be chosen and checked. Not a test.
+"""Print the abstention signals (best-passage cosine, question-word coverage, fused margin) for answerable and
+off-corpus questions, so the thresholds in kb.ask.Relevance can be chosen and checked. Not a test.
 
     KB_HOME=/tmp/kb python bench/calibrate_abstention.py bench/questions/*.jsonl
 
@@ -29,7 +29,8 @@ def main(files: list[str]) -> None:
             res = search(q["question"], s.catalog, s.embedder, s.store, k=5, with_similarity=True)
             sig = relevance_signals(q["question"], res, s.catalog)
             kind = "off-corpus" if q.get("expect") == "none" else "answerable"
-            rows[kind].append((sig["best_similarity"], sig["idf_coverage"], q["question"], should_abstain(sig, rel)))
+            rows[kind].append((sig["best_similarity"], sig["idf_coverage"], sig["margin"], q["question"],
+                               should_abstain(sig, rel)))
     for kind, vals in rows.items():
         if not vals:
             continue
@@ -38,9 +39,10 @@ def main(files: list[str]) -> None:
         print(f"{kind:11} n={len(vals):3}  similarity min {sims.min():.3f} p5 {np.percentile(sims, 5):.3f} "
               f"median {np.median(sims):.3f} p95 {np.percentile(sims, 95):.3f} max {sims.max():.3f} | idf coverage "
               f"min {covs.min():.2f} median {np.median(covs):.2f} max {covs.max():.2f} | abstained "
-              f"{sum(v[3] for v in vals)}")
-        for sim, cov, question, abst in sorted(vals)[:6] if kind == "answerable" else sorted(vals)[-6:]:
-            print(f"    sim {sim:.3f} idfcov {cov:.2f} {'ABSTAIN' if abst else 'answer '} {question[:90]}")
+              f"{sum(v[4] for v in vals)}")
+        for sim, cov, margin, question, abst in sorted(vals)[:6] if kind == "answerable" else sorted(vals)[-6:]:
+            print(f"    sim {sim:.3f} idfcov {cov:.2f} margin {margin:.2f} {'ABSTAIN' if abst else 'answer '} "
+                  f"{question[:80]}")
     print(f"thresholds: {rel}")
 
 

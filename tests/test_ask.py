@@ -1,6 +1,7 @@
 """`kb ask` with fakes: faithful and hallucinated replies, prompt injection, abstention, context budget, --json."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -253,3 +254,30 @@ def test_sources_list_every_quote_taken_from_a_passage():
              for q in (first, second, first)]
     [src] = _sources(shown, {1: p})
     assert src.quote == first and src.quotes == [first, second]  # both quotes, each once, in answer order
+
+
+def test_a_gray_zone_question_is_answered_when_its_top_paper_clearly_leads(kb):
+    from kb.ask import Relevance, should_abstain
+
+    gray = {"best_similarity": 0.45, "idf_coverage": 0.2}
+    rel = Relevance()
+    assert should_abstain({**gray, "margin": 0.3}, rel) and not should_abstain({**gray, "margin": 0.9}, rel)
+    assert should_abstain({"best_similarity": 0.2, "idf_coverage": 0.2, "margin": 2.0}, rel)  # too far: no rescue
+
+    catalog, emb, store = kb
+    strict = Relevance(min_similarity=0.0, gray_similarity=1.01, min_idf_coverage=1.01, rescue_margin=float("inf"))
+    gen = FakeGenerator(quote_first_passage)
+    assert answer(SLICE_Q, catalog, emb, store, gen, relevance=strict).abstained and not gen.calls
+    ans = answer(SLICE_Q, catalog, emb, store, gen, relevance=dataclasses.replace(strict, rescue_margin=0.0))
+    assert gen.calls and not ans.abstained and ans.signals["margin"] > 0
+    assert ans.papers[0][0] == "2405.90001" and any(s.action == "kept" for s in ans.sentences)
+    # rescued by the margin alone, it is answered only with what the model wrote that holds up: never with quotes
+    def renamed(messages):  # the first passage's first sentence, credited to a method no passage names
+        return re.sub(r" \[(\d+)\]\.$", r" with TubeNet [\1].", quote_first_passage(messages))
+
+    invented = FakeGenerator(renamed)
+    no_gray = dataclasses.replace(strict, gray_similarity=0.0)  # not in the gray zone: nothing to rescue
+    shown = answer(SLICE_Q, catalog, emb, store, invented, relevance=no_gray)
+    assert not shown.abstained and shown.sentences[0].action == "replaced"  # shown as a replacement quote
+    ans = answer(SLICE_Q, catalog, emb, store, invented, relevance=dataclasses.replace(strict, rescue_margin=0.0))
+    assert ans.abstained and ans.sources == []
