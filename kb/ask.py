@@ -51,7 +51,7 @@ class Relevance:
     min_similarity: float = 0.33
     gray_similarity: float = 0.52
     min_idf_coverage: float = 0.35
-    rescue_margin: float = 0.6  # ... unless the top paper leads the fused ranking by this much (see below)
+    rescue_margin: float = 0.6  # ... unless the top paper leads the fused ranking by this much (see above)
 
     @classmethod
     def for_embedder(cls, name: str) -> "Relevance":
