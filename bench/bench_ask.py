@@ -1,6 +1,6 @@
 """Benchmark: `kb ask` overhead vs raw llama-cpp generation, and cold `kb ask` time to the first answer token.
 
-1. Warm, in one process (bundled models, sample corpus): for each question, `kb.ask.answer` end to end (retrieval,
+1. Warm, in one process (bundled models, sample corpus): for each question, `kb.answer.ask.answer` end to end (retrieval,
    prompt fitting, generation, grounding, sources), then the raw llama-cpp completion of the very same prompt
    tokens and the same number of generated tokens. Prints the ratio of medians. Target <= 1.15.
 2. Cold: `kb ask` in a new process (python start, imports, model loads, retrieval, prompt evaluation) until the
@@ -37,7 +37,7 @@ def ensure_kb(home: Path) -> None:
     s = open_session(Settings(home=home))
     try:
         if s.catalog.counts()["papers"] == 0:
-            from kb.ingest import ingest
+            from kb.ingest.pipeline import ingest
             from samples.pages import write_sample_corpus
 
             corpus = home / "corpus"
@@ -49,8 +49,8 @@ def ensure_kb(home: Path) -> None:
 
 
 def warm(home: Path, repeat: int, threads: int | None) -> None:
-    from kb.ask import Relevance, answer, fit_prompt, select_passages
-    from kb.generators import get_generator
+    from kb.answer.ask import Relevance, answer, fit_prompt, select_passages
+    from kb.backends.generators import get_generator
     from kb.settings import Settings
     from kb.wiring import open_session
 

@@ -27,14 +27,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kb.catalog import Catalog  # noqa: E402
-from kb.digest import build_digest  # noqa: E402
-from kb.digest_cache import DigestCache  # noqa: E402
-from kb.digest_render import render  # noqa: E402
-from kb.embedders import get_embedder  # noqa: E402
-from kb.generators import get_generator  # noqa: E402
-from kb.ingest import ingest  # noqa: E402
-from kb.vectorstore import MemoryStore  # noqa: E402
+from kb.store.catalog import Catalog  # noqa: E402
+from kb.digest.day import build_digest  # noqa: E402
+from kb.digest.cache import DigestCache  # noqa: E402
+from kb.digest.render import render  # noqa: E402
+from kb.backends.embedders import get_embedder  # noqa: E402
+from kb.backends.generators import get_generator  # noqa: E402
+from kb.ingest.pipeline import ingest  # noqa: E402
+from kb.store.vectors import MemoryStore  # noqa: E402
 
 SHARED_DAY = Path(__file__).resolve().parents[2] / "shared" / "data" / "digests" / "2024-05-22"
 

@@ -38,11 +38,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--papers", type=int, default=24)
     args = ap.parse_args()
-    from kb.catalog import Catalog
-    from kb.embedders import get_embedder
-    from kb.ingest import IngestOptions, ingest
+    from kb.store.catalog import Catalog
+    from kb.backends.embedders import get_embedder
+    from kb.ingest.pipeline import IngestOptions, ingest
     from kb.settings import Settings
-    from kb.vectorstore import ChromaStore
+    from kb.store.vectors import ChromaStore
 
     settings = Settings()
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,4 +1,4 @@
-"""Benchmark: pages per second of `kb.parsers.pdf.parse_pdf` against plain `page.get_text()` on the same files.
+"""Benchmark: pages per second of `kb.ingest.parsers.pdf.parse_pdf` against plain `page.get_text()` on the same files.
 
 Run: `python bench/bench_pdf.py [--files 40] [--repeat 14] [--rounds 3]`. Generates multi-page sample PDFs
 (mixed layouts: one/two columns, line numbers, arXiv stamp, hyphenation, running headers) in a temp folder,
@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kb.parsers.pdf import load_pymupdf, parse_pdf  # noqa: E402
+from kb.ingest.parsers.pdf import load_pymupdf, parse_pdf  # noqa: E402
 from samples.corpus import PAPERS  # noqa: E402
 from samples.pdfgen import render_pdf  # noqa: E402
 

@@ -3,7 +3,7 @@
 The store holds 2,000 synthetic abstracts-only papers (bench/synth.py) embedded with the real all-MiniLM-L6-v2,
 built once through the real ingest path and cached under bench/out/ (git-ignored). Then, in one process:
   - baseline: ChromaStore.query of a precomputed query vector (depth 100), the raw vector-store cost;
-  - kb search: kb.retrieval.search (query embedding + BM25 + dense + fusion + grouping), warm.
+  - kb search: kb.answer.retrieval.search (query embedding + BM25 + dense + fusion + grouping), warm.
 Prints p50/p95 of both and their ratio. Target: kb search p50 <= 50 ms.
 
     .venv/bin/python bench/bench_search.py [--papers 2000] [--queries 100] [--rebuild]
@@ -25,10 +25,10 @@ from bench.synth import DATASETS, METHODS, TASKS, synthetic_specs  # noqa: E402
 
 
 def build_store(home: Path, n: int, rebuild: bool):
-    from kb.catalog import Catalog
-    from kb.embedders import get_embedder
-    from kb.ingest import IngestOptions, ingest
-    from kb.vectorstore import open_store
+    from kb.store.catalog import Catalog
+    from kb.backends.embedders import get_embedder
+    from kb.ingest.pipeline import IngestOptions, ingest
+    from kb.store.vectors import open_store
     from samples.pages import render_oai_jsonl
 
     if rebuild and home.exists():
@@ -68,7 +68,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--rebuild", action="store_true")
     args = ap.parse_args()
-    from kb.retrieval import DEFAULT_PARAMS, dense, search
+    from kb.answer.retrieval import DEFAULT_PARAMS, dense, search
 
     catalog, embedder, store = build_store(ROOT / "bench" / "out" / f"search-{args.papers}", args.papers, args.rebuild)
     qs = queries(args.queries)

@@ -1,5 +1,5 @@
 """Print the abstention signals (best-passage cosine, question-word coverage, fused margin) for answerable and
-off-corpus questions, so the thresholds in kb.ask.Relevance can be chosen and checked. Not a test.
+off-corpus questions, so the thresholds in kb.answer.ask.Relevance can be chosen and checked. Not a test.
 
     KB_HOME=/tmp/kb python bench/calibrate_abstention.py bench/questions/*.jsonl
 
@@ -14,9 +14,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from kb.ask import Relevance, relevance_signals, should_abstain  # noqa: E402
-from kb.evaluate import load_questions  # noqa: E402
-from kb.retrieval import search  # noqa: E402
+from kb.answer.ask import Relevance, relevance_signals, should_abstain  # noqa: E402
+from kb.answer.evaluate import load_questions  # noqa: E402
+from kb.answer.retrieval import search  # noqa: E402
 from kb.wiring import open_session  # noqa: E402
 
 

@@ -20,9 +20,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kb.embedders import MemoEmbedder  # noqa: E402
-from kb.grounding import split_sentences  # noqa: E402
-from kb.retrieval import search  # noqa: E402
+from kb.backends.embedders import MemoEmbedder  # noqa: E402
+from kb.grounding.sentences import split_sentences  # noqa: E402
+from kb.answer.retrieval import search  # noqa: E402
 from kb.settings import Settings  # noqa: E402
 from kb.wiring import open_session  # noqa: E402
 

@@ -36,8 +36,8 @@ def ingest(
     as_json: bool = JSON,
 ) -> None:
     """Add papers to the knowledge base. Unchanged files are skipped; rerun after an interruption to finish."""
-    from kb.ingest import ingest as run_ingest
-    from kb.lock import kb_lock
+    from kb.ingest.pipeline import ingest as run_ingest
+    from kb.store.lock import kb_lock
 
     with session(chroma_url=chroma_url) as s, errors_to_exit():
         with kb_lock(s.settings.lock_path, exclusive=True, timeout=s.settings.lock_timeout, on_wait=info):
@@ -111,8 +111,8 @@ def status(as_json: bool = JSON) -> None:
 @app.command()
 def remove(ref: str = typer.Argument(..., help="Paper id, arXiv id, or a unique id prefix."), as_json: bool = JSON) -> None:
     """Remove a paper, its chunks and its vectors."""
-    from kb.ingest import remove_paper
-    from kb.lock import kb_lock
+    from kb.ingest.pipeline import remove_paper
+    from kb.store.lock import kb_lock
 
     with session() as s, errors_to_exit():
         with kb_lock(s.settings.lock_path, exclusive=True, timeout=s.settings.lock_timeout, on_wait=info):
@@ -129,8 +129,8 @@ def reindex(
     as_json: bool = JSON,
 ) -> None:
     """Rebuild the vector store from the catalog (after a lost/corrupt index, or with --rebuild a new embedder)."""
-    from kb.ingest import reindex as run_reindex
-    from kb.lock import kb_lock
+    from kb.ingest.pipeline import reindex as run_reindex
+    from kb.store.lock import kb_lock
 
     with session() as s, errors_to_exit():
         with kb_lock(s.settings.lock_path, exclusive=True, timeout=s.settings.lock_timeout, on_wait=info):

@@ -1,4 +1,4 @@
-"""`kb search`, `kb ask`, `kb eval`: thin commands over kb.retrieval, kb.ask and kb.evaluate.
+"""`kb search`, `kb ask`, `kb eval`: thin commands over kb.answer.retrieval, kb.answer.ask and kb.answer.evaluate.
 
 Readers take the shared lock, so they never see a half-written ingest. Results go to stdout, notes and the
 streamed (unchecked) draft of an answer to stderr; `--json` prints machine-readable results.
@@ -22,7 +22,7 @@ MODE = typer.Option("hybrid", "--mode", help="Retrieval signals: hybrid (BM25 + 
 
 
 def _filters(catalog, date, since, until, topic, papers):
-    from kb.retrieval import Filters
+    from kb.answer.retrieval import Filters
 
     ids = None
     if papers:
@@ -36,20 +36,20 @@ def _filters(catalog, date, since, until, topic, papers):
 
 
 def _check_mode(mode: str) -> None:
-    from kb.retrieval import MODES
+    from kb.answer.retrieval import MODES
 
     if mode not in MODES:
         raise fail(f"--mode must be one of: {', '.join(MODES)}")
 
 
 def _read_lock(s):
-    from kb.lock import kb_lock
+    from kb.store.lock import kb_lock
 
     return kb_lock(s.settings.lock_path, exclusive=False, timeout=s.settings.lock_timeout, on_wait=info)
 
 
 def _generator(settings):
-    from kb.generators import get_generator
+    from kb.backends.generators import get_generator
 
     return get_generator(settings.model, settings.llm_url, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
                          seed=settings.seed, api_key=settings.llm_api_key)
@@ -148,7 +148,7 @@ def register(app: typer.Typer) -> None:
         mode: str = MODE, as_json: bool = JSON,
     ) -> None:
         """Find papers: hybrid BM25 + dense retrieval, grouped by paper, with their best passages."""
-        from kb.retrieval import search as run_search
+        from kb.answer.retrieval import search as run_search
 
         _check_mode(mode)
         with session() as s, errors_to_exit(), _read_lock(s):
@@ -172,7 +172,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON,
     ) -> None:
         """Answer a question from the papers, with citations checked against the passages they quote."""
-        from kb.ask import answer
+        from kb.answer.ask import answer
 
         _check_mode(mode)
         stream = not (no_stream or as_json or state["quiet"])
@@ -207,7 +207,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON,
     ) -> None:
         """Score retrieval (Recall@1/5/10, MRR), answer citations, grounding and abstention on a question set."""
-        from kb.evaluate import evaluate, load_questions
+        from kb.answer.evaluate import evaluate, load_questions
 
         _check_mode(mode)
         tty = sys.stderr.isatty() and not state["quiet"]

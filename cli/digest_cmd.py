@@ -60,12 +60,12 @@ def digest(
 ) -> None:
     """Write the digest of one day's papers, grouped by topic, every statement cited. Finished papers are cached,
     so a rerun is immediate and an interrupted run resumes."""
-    from kb.digest import build_digest, check_date
-    from kb.digest_cache import DigestCache
-    from kb.digest_render import render
-    from kb.generators import get_generator
-    from kb.lock import kb_lock
-    from kb.topics import resolve_topics
+    from kb.digest.day import build_digest, check_date
+    from kb.digest.cache import DigestCache
+    from kb.digest.render import render
+    from kb.backends.generators import get_generator
+    from kb.store.lock import kb_lock
+    from kb.digest.topics import resolve_topics
 
     if quiet:
         configure_logging(state["verbose"], True)
@@ -109,8 +109,8 @@ def topics(
 ) -> None:
     """List the digest topics: KB_HOME/topics.toml if it exists (name, description, keywords per [[topic]]),
     else the topics of ingested digest pages with keywords taken from their papers' titles."""
-    from kb.lock import kb_lock
-    from kb.topics import resolve_topics, save_topics, topics_path
+    from kb.store.lock import kb_lock
+    from kb.digest.topics import resolve_topics, save_topics, topics_path
 
     with session() as s, errors_to_exit():
         path = topics_path(s.settings.home)

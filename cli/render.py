@@ -33,7 +33,7 @@ def paper_table(rows: list[dict]) -> None:
 
 
 def paper_detail(catalog, pid: str) -> dict:
-    from kb.catalog import paper_to_dict
+    from kb.store.catalog import paper_to_dict
 
     paper = catalog.load_paper(pid)
     d = paper_to_dict(paper)

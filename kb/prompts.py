@@ -2,7 +2,7 @@
 
 Passages are untrusted document text. Each one is wrapped in <passage ...> ... </passage> delimiters, anything
 inside that looks like a delimiter or a chat-template marker is neutralised, and the instructions tell the model
-that passages are data, never instructions. The grounding check (kb.grounding) is the real safety net: every
+that passages are data, never instructions. The grounding check (kb.grounding.check) is the real safety net: every
 generated sentence is verified against the passages it cites before anyone sees it.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 PROMPT_VERSION = "answer-v3/digest-v4"
 
-# The sentence the model is told to write when the passages do not answer; kb.grounding recognises it.
+# The sentence the model is told to write when the passages do not answer; kb.grounding.check recognises it.
 NO_ANSWER = "The sources do not answer this question."
 
 _RULES = (
@@ -72,7 +72,7 @@ def _attr(value: object) -> str:
 
 
 def _passage_block(p) -> str:
-    """One passage between delimiters. `p` has n, title, page, text (kb.grounding.Passage or alike)."""
+    """One passage between delimiters. `p` has n, title, page, text (kb.grounding.check.Passage or alike)."""
     attrs = f'id="{int(p.n)}" paper="{_attr(p.title)}"'
     if getattr(p, "page", None):
         attrs += f' page="{int(p.page)}"'
@@ -110,7 +110,7 @@ def digest_messages(field: str, paper_title: str, passages: Sequence) -> list[di
 
 
 def instruction_texts() -> list[str]:
-    """Every instruction kb gives a model; kb.grounding treats a sentence echoing one of them as no claim."""
+    """Every instruction kb gives a model; kb.grounding.check treats a sentence echoing one of them as no claim."""
     return [ANSWER_SYSTEM, ANSWER_TRAILER, DIGEST_SYSTEM, DIGEST_INTRO, *DIGEST_FIELDS.values()]
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kb.catalog import Catalog
-from kb.ingest import IngestOptions
+from kb.store.catalog import Catalog
+from kb.ingest.pipeline import IngestOptions
 from kb.settings import Settings
 
 
@@ -19,7 +19,7 @@ class Session:
     @property
     def embedder(self):
         if self._embedder is None:
-            from kb.embedders import get_embedder
+            from kb.backends.embedders import get_embedder
 
             self._embedder = get_embedder(self.settings.embedder, batch_size=self.settings.embed_batch_size)
         return self._embedder
@@ -27,7 +27,7 @@ class Session:
     @property
     def store(self):
         if self._store is None:
-            from kb.vectorstore import open_store
+            from kb.store.vectors import open_store
 
             self._store = open_store(self.settings.vector_store, self.settings.chroma_path, self.settings.chroma_url)
         return self._store

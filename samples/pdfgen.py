@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from kb.parsers.pdf import load_pymupdf
+from kb.ingest.parsers.pdf import load_pymupdf
 
 PAGE_W, PAGE_H = 612.0, 792.0
 MARGIN_X, TOP, BOTTOM = 72.0, 72.0, 720.0

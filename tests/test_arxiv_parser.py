@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from kb.parsers.arxiv import fetch_arxiv, normalize_arxiv_id, parse_atom, parse_oai_jsonl
+from kb.ingest.parsers.arxiv import fetch_arxiv, normalize_arxiv_id, parse_atom, parse_oai_jsonl
 from kb.types import KbError, ParseError
 from samples.corpus import PAPERS
 from samples.pages import render_atom_feed, render_oai_jsonl, spec_categories, spec_published

@@ -8,14 +8,14 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from kb.ask import answer, fit_prompt
-from kb.catalog import Catalog
-from kb.embedders import HashEmbedder
-from kb.evaluate import evaluate
-from kb.generators import FakeGenerator, quote_first_passage
-from kb.grounding import Passage
-from kb.ingest import IngestOptions, ingest
-from kb.vectorstore import MemoryStore
+from kb.answer.ask import answer, fit_prompt
+from kb.store.catalog import Catalog
+from kb.backends.embedders import HashEmbedder
+from kb.answer.evaluate import evaluate
+from kb.backends.generators import FakeGenerator, quote_first_passage
+from kb.grounding.types import Passage
+from kb.ingest.pipeline import IngestOptions, ingest
+from kb.store.vectors import MemoryStore
 from samples.corpus import QUESTIONS
 from samples.pages import render_digest_page
 
@@ -214,9 +214,9 @@ def test_cli_ask_search_eval_json(kb_env, sample_corpus, monkeypatch, tmp_path):
 
 
 def test_fallback_quotes_are_distinct_body_sentences():
-    from kb.ask import fallback_quotes
-    from kb.embedders import HashEmbedder
-    from kb.grounding import Passage
+    from kb.answer.ask import fallback_quotes
+    from kb.backends.embedders import HashEmbedder
+    from kb.grounding.types import Passage
 
     title = "SliceFormer: Spatiotemporal Slices for Efficient Video Action Recognition"
     shared = "SliceFormer cuts each video clip into spatiotemporal slices to save compute."
@@ -229,7 +229,7 @@ def test_fallback_quotes_are_distinct_body_sentences():
 
 
 def test_unsupported_answer_to_a_question_about_something_else_abstains(kb):
-    from kb.ask import Relevance
+    from kb.answer.ask import Relevance
 
     catalog, emb, store = kb
     lenient = Relevance(min_similarity=0.0, gray_similarity=0.0, min_idf_coverage=0.42)  # retrieval gate open
@@ -243,8 +243,8 @@ def test_unsupported_answer_to_a_question_about_something_else_abstains(kb):
 
 
 def test_sources_list_every_quote_taken_from_a_passage():
-    from kb.ask import _sources
-    from kb.grounding import GroundedSentence, Verdict
+    from kb.answer.ask import _sources
+    from kb.grounding.types import GroundedSentence, Verdict
 
     text = "Slices keep one spatial axis and the time axis. The model runs at 40 clips per second on a laptop."
     p = Passage(1, "a#1", "a", SLICE_TITLE, text, 2, "Method")
@@ -257,7 +257,7 @@ def test_sources_list_every_quote_taken_from_a_passage():
 
 
 def test_a_gray_zone_question_is_answered_when_its_top_paper_clearly_leads(kb):
-    from kb.ask import Relevance, should_abstain
+    from kb.answer.ask import Relevance, should_abstain
 
     gray = {"best_similarity": 0.45, "idf_coverage": 0.2}
     rel = Relevance()

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kb.bert_numpy import load_numpy_bert
-from kb.embedders import NUMPY_MAX_CHARS, get_embedder
+from kb.backends.bert_numpy import load_numpy_bert
+from kb.backends.embedders import NUMPY_MAX_CHARS, get_embedder
 
 REPO = Path(__file__).resolve().parent.parent
 TEXTS = [
@@ -31,7 +31,7 @@ def test_query_embedding_imports_no_torch() -> None:
     _model_dir()
     code = (
         "import sys, json\n"
-        "from kb.embedders import get_embedder\n"
+        "from kb.backends.embedders import get_embedder\n"
         "e = get_embedder()\n"
         "v = e.embed(['which paper uses spatiotemporal slices', 'a second short text'])\n"
         "print(json.dumps({'backend': e.last_backend, 'torch': 'torch' in sys.modules,\n"

@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-from kb.vectorstore import ChromaStore, check_compatible
+from kb.store.vectors import ChromaStore, check_compatible
 from tests.vectorstore_contract import CONTRACT, Q, _fill
 
 pytestmark = pytest.mark.slow

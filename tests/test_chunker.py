@@ -1,4 +1,4 @@
-from kb.chunker import chunk_paper
+from kb.ingest.chunker import chunk_paper
 from kb.types import Page, Paper, Section
 
 

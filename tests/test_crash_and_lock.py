@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.lock import kb_lock
+from kb.store.lock import kb_lock
 from kb.types import KbError
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ def _many_pdfs(folder: Path, n: int) -> Path:
 def _state(home: Path) -> tuple[set, set, dict]:
     """(catalog chunk ids, Chroma ids, counts) read in a fresh process, like a user would."""
     code = (
-        "import json; from kb.catalog import Catalog; from kb.vectorstore import ChromaStore; import sys\n"
+        "import json; from kb.store.catalog import Catalog; from kb.store.vectors import ChromaStore; import sys\n"
         "c = Catalog(sys.argv[1] + '/catalog.sqlite'); s = ChromaStore(path=sys.argv[1] + '/chroma')\n"
         "ids = sorted(r[0] for r in c.db.execute('SELECT id FROM chunks'))\n"
         "print(json.dumps([ids, sorted(s.ids()), c.counts()]))"

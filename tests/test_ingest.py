@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from kb.catalog import Catalog
-from kb.embedders import HashEmbedder
-from kb.ingest import IngestOptions, ingest, remove_paper, reindex
+from kb.store.catalog import Catalog
+from kb.backends.embedders import HashEmbedder
+from kb.ingest.pipeline import IngestOptions, ingest, remove_paper, reindex
 from kb.types import KbError
-from kb.vectorstore import MemoryStore
+from kb.store.vectors import MemoryStore
 from samples.corpus import PAPERS
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kb.embedders import HashEmbedder
-from kb.grounding import Passage, ground
+from kb.backends.embedders import HashEmbedder
+from kb.grounding.check import ground
+from kb.grounding.types import Passage
 from kb.prompts import answer_messages, count_messages, fit_passages
 from kb.types import KbError
 
@@ -19,7 +20,7 @@ FACTS = Passage(1, "s#1", "s", TITLE, "SliceFormer reaches 81.2% top-1 accuracy 
 @pytest.fixture(scope="module")
 def llm():
     pytest.importorskip("llama_cpp")
-    from kb.generators import LlamaCppGenerator, get_generator
+    from kb.backends.generators import LlamaCppGenerator, get_generator
 
     try:
         # One thread: if llama_cpp was imported earlier in this pytest process, OMP_WAIT_POLICY=PASSIVE comes too
@@ -44,7 +45,7 @@ def test_same_seed_same_text_and_streaming(llm):
 
 
 def test_a_prompt_far_larger_than_the_context_is_fitted(llm):
-    from kb.generators import LlamaCppGenerator
+    from kb.backends.generators import LlamaCppGenerator
 
     small = LlamaCppGenerator(llm.model_path, n_ctx=512, n_threads=1, seed=0)  # small: prompt eval stays quick
     huge = [{"role": "system", "content": "Answer briefly."},
@@ -80,7 +81,7 @@ def test_prompt_injection_does_not_reach_the_output(llm):
 
 
 def test_base_model_path_uses_the_plain_template(llm):
-    from kb.generators import LlamaCppGenerator
+    from kb.backends.generators import LlamaCppGenerator
 
     plain = LlamaCppGenerator(llm.model_path, n_ctx=512, n_threads=1, seed=0, chat=False)
     out = plain.generate(answer_messages("What accuracy does SliceFormer reach?", [FACTS]), max_tokens=24)

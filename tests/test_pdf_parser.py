@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.parsers.pdf import parse_pdf
+from kb.ingest.parsers.pdf import parse_pdf
 from kb.types import SECTION_KINDS, Paper
 from samples.corpus import PAPERS
 from samples.pdfgen import make_encrypted_pdf, make_image_only_pdf, make_truncated_pdf, render_pdf

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from kb.grounding import Passage
+from kb.grounding.types import Passage
 from kb.prompts import (
     DIGEST_FIELDS,
     NO_ANSWER,

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from kb.catalog import Catalog
-from kb.embedders import HashEmbedder
-from kb.ingest import IngestOptions, ingest, sync_store
-from kb.retrieval import Filters, RetrievalParams, fts_query, search
+from kb.store.catalog import Catalog
+from kb.backends.embedders import HashEmbedder
+from kb.ingest.pipeline import IngestOptions, ingest, sync_store
+from kb.answer.retrieval import Filters, RetrievalParams, fts_query, search
 from kb.types import Paper
-from kb.vectorstore import MemoryStore
+from kb.store.vectors import MemoryStore
 from samples.corpus import PAPERS, QUESTIONS
 
 ANSWERABLE = [q for q in QUESTIONS if "id" in q]
@@ -183,7 +183,7 @@ def test_lexical_candidates_missed_by_the_vector_store_get_their_exact_similarit
 def test_a_split_abstract_is_also_scored_as_a_whole(tmp_path):
     import numpy as np
 
-    from kb.retrieval import dense_paper_scores
+    from kb.answer.retrieval import dense_paper_scores
 
     catalog, emb, store = Catalog(tmp_path / "c.sqlite"), HashEmbedder(), MemoryStore()
     _add_chunks(catalog, store, emb, "two", "Split", ["wombat burrow acoustics", "echidna spine density"], "abstract")
@@ -262,7 +262,7 @@ def test_paper_level_index_follows_saves_and_deletes_and_is_filled_for_old_catal
 
 
 def test_a_signal_with_one_candidate_gives_it_full_weight():
-    from kb.retrieval import _fuse
+    from kb.answer.retrieval import _fuse
 
     fused = _fuse([({"only": 2.0}, 1.0), ({"only": 0.2, "other": 0.6}, 1.5)], RetrievalParams())
     assert fused == pytest.approx({"only": 1.0, "other": 1.5})  # BM25's single hit counts, it is not zeroed

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from kb.catalog import Catalog
-from kb.embedders import HashEmbedder
-from kb.ingest import ingest
-from kb.topics import OTHER, Topic, assign_topics, default_topics, load_topics, resolve_topics, save_topics
+from kb.store.catalog import Catalog
+from kb.backends.embedders import HashEmbedder
+from kb.ingest.pipeline import ingest
+from kb.digest.topics import OTHER, Topic, assign_topics, default_topics, load_topics, resolve_topics, save_topics
 from kb.types import KbError
-from kb.vectorstore import MemoryStore
+from kb.store.vectors import MemoryStore
 from samples.corpus import PAPERS
 from samples.pages import spec_topics
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from kb.types import KbError
-from kb.vectorstore import ChromaStore, MemoryStore, VectorStore, check_compatible, open_store
+from kb.store.vectors import ChromaStore, MemoryStore, VectorStore, check_compatible, open_store
 from tests.vectorstore_contract import CONTRACT, IDS, Q, _fill
 
 
@@ -33,7 +33,7 @@ def test_chroma_persists_across_processes(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import json
-        from kb.vectorstore import ChromaStore
+        from kb.store.vectors import ChromaStore
         s = ChromaStore(path={str(tmp_path / "db")!r})
         print(json.dumps({{"count": s.count(), "ids": sorted(s.ids()), "info": s.get_info(),
                           "top": s.query({Q!r}, 2, where={{"paper_id": "p1"}})}}))

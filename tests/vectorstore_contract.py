@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from kb.vectorstore import VectorStore
+from kb.store.vectors import VectorStore
 
 
 def unit(*xs: float) -> list[float]:

@@ -1,4 +1,4 @@
-"""Digest output: Markdown in the daily digest pages' format, and JSON. (HTML: kb.digest_html.)
+"""Digest output: Markdown in the daily digest pages' format. (Dispatch and JSON: kb.digest.render; HTML: kb.digest.html.)
 
 The Markdown page follows the third-party pages kb ingests (Hexo front matter; a "# DATE 更新" heading; per paper
 "## Title", "**Authors:...**", the abstract, "[PDF](link) comment", **Summary**, **Key Takeaways**, and the
@@ -18,27 +18,9 @@ import html
 import json
 import re
 
-from kb.digest_types import NOT_STATED, Digest, Field, PaperDigest, Statement
+from kb.digest.types import NOT_STATED, QUOTE_MARK, Digest, Field, PaperDigest, Statement
 
-QUOTE_MARK = "†"
 NOTES_LINK = "**[ChatPaper-style notes, written locally by kb](#)**"
-
-
-def render(d: Digest, fmt: str) -> str:
-    """The digest as text in `fmt`: "md", "json" or "html"."""
-    if fmt == "md":
-        return render_markdown(d)
-    if fmt == "json":
-        return render_json(d)
-    if fmt == "html":
-        from kb.digest_html import render_html
-
-        return render_html(d)
-    raise ValueError(f"unknown digest format {fmt!r} (md | html | json)")
-
-
-def render_json(d: Digest) -> str:
-    return json.dumps(d.to_dict(), ensure_ascii=False, indent=2) + "\n"
 
 
 # ------------------------------------------------------------------------------------------------ statements

@@ -160,7 +160,7 @@ class Catalog:
 
     def find_paper_id(self, ref: str) -> str | None:
         """Resolve a user's reference (id, arXiv id with or without version/prefix, unique id prefix)."""
-        from kb.identity import normalize_ref
+        from kb.ids import normalize_ref
 
         for candidate in normalize_ref(ref):
             row = self.db.execute("SELECT id FROM papers WHERE id = ? OR arxiv_id = ?", (candidate, candidate)).fetchone()

@@ -31,7 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
-from kb.catalog import Catalog
+from kb.store.catalog import Catalog
 from kb.types import KbError
 
 TOPICS_FILE = "topics.toml"

@@ -2,7 +2,7 @@
 -> grounding check of every sentence -> an answer that names its paper(s) and lists its sources.
 
 Nothing the model writes reaches the user unchecked: each sentence is kept only when the passages it cites
-support it (kb.grounding), otherwise it is replaced by a marked quote or dropped. When nothing survives, the best
+support it (kb.grounding.check), otherwise it is replaced by a marked quote or dropped. When nothing survives, the best
 quotes of the top paper are shown instead, marked as quotes. When the best evidence is too weak, the model is not
 called at all and the answer says that the knowledge base holds nothing that answers the question.
 """
@@ -13,12 +13,13 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from kb.embedders import MemoEmbedder
-from kb.grounding import (GroundedSentence, Passage, Thresholds, Verdict, closest_sentences, ground,
-                          looks_like_instruction, parse_citations, split_sentences)
-from kb.grounding_terms import content_stems
+from kb.backends.embedders import MemoEmbedder
+from kb.grounding.check import closest_sentences, ground
+from kb.grounding.sentences import looks_like_instruction, parse_citations, split_sentences
+from kb.grounding.types import GroundedSentence, Passage, Thresholds, Verdict
+from kb.grounding.terms import content_stems
 from kb.prompts import answer_messages, fit_passages
-from kb.retrieval import Filters, PaperHit, RetrievalParams, SearchResult, search
+from kb.answer.retrieval import Filters, PaperHit, RetrievalParams, SearchResult, search
 from kb.types import KbError
 
 ABSTAIN_TEXT = "The knowledge base holds nothing that answers this question."
@@ -156,7 +157,7 @@ def relevance_signals(question: str, result: SearchResult, catalog=None) -> dict
 def _idf_coverage(catalog, question: str, paper_id: str) -> float:
     from math import log
 
-    from kb.retrieval import query_terms
+    from kb.answer.retrieval import query_terms
 
     n = catalog.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0] or 1
     total = found = 0.0

@@ -22,7 +22,7 @@ import logging
 import re
 from pathlib import Path
 
-from kb.parsers.arxiv import normalize_arxiv_id
+from kb.ids import normalize_arxiv_id
 from kb.types import Annotation, Paper, ParseError, ParseResult
 
 log = logging.getLogger(__name__)

@@ -3,10 +3,10 @@
 Which papers belong to a date (the same rule as `kb list --date`, see Catalog.list_papers): a paper's date is the
 date of the digest page that listed it, else its arXiv announcement/submission date, else the date in its PDF.
 
-Papers are grouped by topic (kb.topics), each paper's digest is written by kb.digest_paper, and per-paper results
-are cached (kb.digest_cache) under a key of the paper's content, the model, the prompt version and the embedder:
+Papers are grouped by topic (kb.digest.topics), each paper's digest is written by kb.digest.paper, and per-paper results
+are cached (kb.digest.cache) under a key of the paper's content, the model, the prompt version and the embedder:
 a second run of the same day reads every paper back, `refresh=True` regenerates, an interrupted run resumes with
-the first paper it had not finished. Rendering lives in kb.digest_render (Markdown, JSON) and kb.digest_html.
+the first paper it had not finished. Rendering lives in kb.digest.markdown (Markdown, JSON) and kb.digest.html.
 """
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ from datetime import date as Date
 from datetime import datetime, timezone
 from typing import Callable
 
-from kb.catalog import Catalog
-from kb.digest_cache import DigestCache
-from kb.digest_paper import digest_paper
-from kb.digest_types import Digest, PaperDigest, TopicGroup
-from kb.grounding import GROUNDING_VERSION
+from kb.store.catalog import Catalog
+from kb.digest.cache import DigestCache
+from kb.digest.paper import digest_paper
+from kb.digest.types import Digest, PaperDigest, TopicGroup
+from kb.grounding.check import GROUNDING_VERSION
 from kb.prompts import PROMPT_VERSION
-from kb.topics import OTHER, Topic, assign_topics, default_topics, group_by_topic
+from kb.digest.topics import OTHER, Topic, assign_topics, default_topics, group_by_topic
 from kb.types import KbError
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def build_digest(day: str, catalog: Catalog, embedder, generator, *, topic: str 
                  progress: Progress | None = None, topics: list[Topic] | None = None) -> Digest:
     """The digest of the papers dated `day`, grouped by topic.
 
-    `topics`: the topic definitions (default: the topics seen on ingested digest pages, see kb.topics).
+    `topics`: the topic definitions (default: the topics seen on ingested digest pages, see kb.digest.topics).
     `topic`: only that topic's papers. `limit`: only the first N papers. `cache`: where finished papers are kept
     (None: no cache); `refresh`: regenerate even when cached. `progress("paper", index=, total=, title=, cached=)`
     is called before each paper and once at the end (index == total).

@@ -1,6 +1,6 @@
 """PDF parser: one PDF file -> one `Paper` with cleaned per-page text, sections and front-matter metadata.
 
-Layout work (reading order, furniture removal, paragraphs, hyphenation) lives in `kb.parsers.pdf_layout`;
+Layout work (reading order, furniture removal, paragraphs, hyphenation) lives in `kb.ingest.parsers.pdf_layout`;
 this module opens the file, maps failures to `ParseError`, finds headings and reads the title, authors,
 abstract, arXiv id/version and date. One `get_text("dict")` call per page.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from kb.parsers.pdf_layout import (Line, Para, body_font_size, build_paragraphs, carry_hyphen_across_pages,
+from kb.ingest.parsers.pdf_layout import (Line, Para, body_font_size, build_paragraphs, carry_hyphen_across_pages,
                                    extract_lines, order_lines, strip_furniture, vocabulary)
 from kb.types import Page, Paper, ParseError, ParseResult, Section
 

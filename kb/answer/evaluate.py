@@ -3,7 +3,7 @@
 Each line is {"question": ..., "id": "<arXiv id or paper id>"} (the paper that answers it) or
 {"question": ..., "expect": "none"} (nothing in the knowledge base answers it: kb must abstain).
 Without a generator only retrieval and the abstention decision are evaluated (fast); with one, every question
-goes through `kb.ask.answer` and the answer's citations and grounding are scored too.
+goes through `kb.answer.ask.answer` and the answer's citations and grounding are scored too.
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from kb.ask import Relevance, answer, relevance_signals, should_abstain
-from kb.retrieval import Filters, RetrievalParams, search
+from kb.answer.ask import Relevance, answer, relevance_signals, should_abstain
+from kb.answer.retrieval import Filters, RetrievalParams, search
 from kb.types import KbError
 
 CUTOFFS = (1, 5, 10)
@@ -158,6 +158,6 @@ def _score_answer(ans, catalog, expected: str | None) -> dict:
 
 
 def _markers(sentence: str) -> list[int]:
-    from kb.grounding import parse_citations
+    from kb.grounding.sentences import parse_citations
 
     return parse_citations(sentence)[1]

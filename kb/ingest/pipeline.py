@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from kb.catalog import META_RANK, Catalog
-from kb.chunker import chunk_paper
-from kb.identity import content_hash, merge, paper_id
-from kb.sources import Input, expand_inputs, parse_input
+from kb.store.catalog import META_RANK, Catalog
+from kb.ingest.chunker import chunk_paper
+from kb.ingest.identity import content_hash, merge, paper_id
+from kb.ingest.sources import Input, expand_inputs, parse_input
 from kb.types import KbError, ParseError, Paper
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class IngestReport:
 
 
 def index_info(embedder, opts: IngestOptions) -> dict:
-    """What the index was built with; a store built otherwise is refused (see kb.vectorstore.check_compatible)."""
+    """What the index was built with; a store built otherwise is refused (see kb.store.vectors.check_compatible)."""
     return {"embedder": embedder.name, "dim": int(embedder.dim), "chunk_tokens": opts.chunk_tokens,
             "chunk_overlap": opts.chunk_overlap, "chunker": CHUNKER_VERSION}
 
@@ -89,7 +89,7 @@ def _sha256(path: str) -> str:
 def ingest(items: list[str], catalog: Catalog, embedder, store, opts: IngestOptions | None = None,
            progress: Progress | None = None) -> IngestReport:
     """Ingest files/folders/globs/arXiv refs. One bad input never stops the batch; see IngestReport.errors."""
-    from kb.vectorstore import check_compatible
+    from kb.store.vectors import check_compatible
 
     opts = opts or IngestOptions()
     progress = progress or (lambda *a, **k: None)
@@ -169,7 +169,7 @@ def _ingest_one(inp: Input, catalog: Catalog, embedder, opts: IngestOptions, rep
 
 
 def _ingest_remote(inp: Input, catalog: Catalog, embedder, opts: IngestOptions, report: IngestReport) -> None:
-    from kb.parsers.arxiv import fetch_arxiv
+    from kb.ingest.parsers.arxiv import fetch_arxiv
 
     ref = inp.ref.split(":", 1)[1]
     paper, pdf_bytes = fetch_arxiv(ref, api_url=opts.arxiv_api_url)

@@ -3,7 +3,7 @@
 Steps, each a function: `extract_lines` (horizontal lines, split at wide gaps; rotated text set aside),
 `strip_furniture` (review line numbers, running headers/footers, page numbers), `order_lines` (one or two
 columns, full-width lines kept in place), `build_paragraphs` (joins lines, repairs end-of-line hyphenation,
-keeps headings as their own paragraphs). Works on plain data; `kb.parsers.pdf` drives it.
+keeps headings as their own paragraphs). Works on plain data; `kb.ingest.parsers.pdf` drives it.
 """
 from __future__ import annotations
 

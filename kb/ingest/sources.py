@@ -28,7 +28,7 @@ class Input:
 
 
 def _is_remote(item: str) -> str | None:
-    from kb.parsers.arxiv import normalize_arxiv_id
+    from kb.ids import normalize_arxiv_id
 
     low = item.lower()
     if low.startswith("arxiv:") or "arxiv.org/" in low:
@@ -88,19 +88,19 @@ def parse_input(inp: Input, password: str | None = None) -> ParseResult:
     if limit and size > limit:
         raise ParseError(path, f"file too large ({size / 2**20:.0f} MiB > {limit / 2**20:.0f} MiB limit for {inp.kind})")
     if inp.kind == "pdf":
-        from kb.parsers.pdf import parse_pdf
+        from kb.ingest.parsers.pdf import parse_pdf
 
         return parse_pdf(path, password=password)
     if inp.kind == "digest":
-        from kb.parsers.digest import parse_digest
+        from kb.ingest.parsers.digest import parse_digest
 
         return parse_digest(path)
     if inp.kind == "arxiv-atom":
-        from kb.parsers.arxiv import parse_atom
+        from kb.ingest.parsers.arxiv import parse_atom
 
         return parse_atom(path)
     if inp.kind == "arxiv-jsonl":
-        from kb.parsers.arxiv import parse_oai_jsonl
+        from kb.ingest.parsers.arxiv import parse_oai_jsonl
 
         return parse_oai_jsonl(path)
     raise ParseError(path, f"no parser for {inp.kind}")

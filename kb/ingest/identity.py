@@ -47,17 +47,6 @@ def content_hash(paper: Paper, params: str = "") -> str:
     return h.hexdigest()
 
 
-def normalize_ref(ref: str) -> list[str]:
-    """Candidate ids for what a user typed: the text itself and, if it names an arXiv paper, its bare id."""
-    from kb.parsers.arxiv import normalize_arxiv_id
-
-    out = [ref.strip()]
-    parsed = normalize_arxiv_id(ref.strip())
-    if parsed:
-        out.append(parsed[0])
-    return out
-
-
 def merge(old: Paper | None, old_rank: int, new: Paper, new_rank: int) -> tuple[Paper, int]:
     """Merge a newly parsed record into the stored one.
 

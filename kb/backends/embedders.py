@@ -183,11 +183,11 @@ class SentenceTransformerEmbedder(Embedder):
             return self._model
 
     def _numpy_encoder(self) -> Any:
-        """The NumPy twin of a local plain-BERT model (see `kb.bert_numpy`), or None when there is none."""
+        """The NumPy twin of a local plain-BERT model (see `kb.backends.bert_numpy`), or None when there is none."""
         if self._numpy is None:
             encoder = None
             if self._local_dir is not None and self._max_tokens is not None:
-                from kb.bert_numpy import load_numpy_bert
+                from kb.backends.bert_numpy import load_numpy_bert
 
                 encoder = load_numpy_bert(self._local_dir, self._max_tokens)
             self._numpy = encoder if encoder is not None else False

@@ -2,7 +2,7 @@
 
 One row per (paper content, model, prompt version, embedder) key, written and committed as soon as the paper is
 done, so a second run of the same day reads every paper back at once and an interrupted run resumes with the
-first paper it had not finished. The key is computed by kb.digest.paper_key.
+first paper it had not finished. The key is computed by kb.digest.day.paper_key.
 """
 from __future__ import annotations
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import html
 import re
 
-from kb.digest_render import QUOTE_MARK
-from kb.digest_types import NOT_STATED, Digest, Field, PaperDigest, Statement
+from kb.digest.types import NOT_STATED, QUOTE_MARK, Digest, Field, PaperDigest, Statement
 
 _CSS = """
 :root { --bg: #f6f5f1; --card: #ffffff; --ink: #1d232b; --muted: #5d6773; --line: #e3e0d8; --accent: #2f5d8a;

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kb.catalog import Catalog
+from kb.store.catalog import Catalog
 
 MODES = ("hybrid", "bm25", "dense")
 FUSIONS = ("rrf", "convex")

@@ -16,225 +16,21 @@ Pure library: the embedder is injected (anything with `embed(texts) -> np.ndarra
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
-from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from kb.prompts import NO_ANSWER, instruction_texts
-from kb.grounding_terms import (content_stems, entity_keys, fact_comparisons, fact_entities, makes_comparison,
+from kb.grounding.terms import (content_stems, entity_keys, fact_comparisons, fact_entities, makes_comparison,
                                 number_contexts, number_set)
+from kb.grounding.sentences import norm_text, looks_like_instruction, parse_citations, quotable, split_sentences
+from kb.grounding.types import Embedder, GroundedSentence, GroundedText, Passage, Thresholds, Verdict
 
 
-# Bump when a change to the check can change a verdict: cached digests are keyed on it (kb.digest.paper_key).
+# Bump when a change to the check can change a verdict: cached digests are keyed on it (kb.digest.day.paper_key).
 GROUNDING_VERSION = "3"  # 3: comparisons must be made by a cited passage; words must lie within two sentences
-
-
-class Embedder(Protocol):
-    def embed(self, texts: list[str]) -> np.ndarray: ...
-
-
-@dataclass
-class Passage:
-    """A retrieved chunk as shown to the model, numbered [n] in the prompt."""
-
-    n: int
-    chunk_id: str
-    paper_id: str
-    title: str
-    text: str
-    page: int | None = None
-    section: str = ""
-    arxiv_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Calibrated on tests/test_grounding.py's examples with both the hashing and the MiniLM embedders."""
-
-    min_overlap: float = 0.7  # share of the sentence's content words found in the cited passages
-    min_pair_overlap: float = 0.7  # ... found within some two sentences of them (not pieced from all over)
-    min_similarity: float = 0.5  # cosine to the best cited passage or passage sentence
-    min_quote_similarity: float = 0.6  # a quote replaces a failed sentence only when this close to it
-    min_content_words: int = 2  # fewer content words: not a checkable claim
-
-
-@dataclass
-class Verdict:
-    status: str  # "supported" | "unsupported" | "no-citation" | "bad-citation"
-    score: float
-    overlap: float
-    similarity: float
-    missing: list[str] = field(default_factory=list)  # hard facts not in the cited passages, or not with the
-    # words they are attached to in the sentence (a number near none of its neighbours in any passage sentence)
-    best_quote: str = ""
-    quote_passage: int | None = None  # the [n] the best quote comes from
-    quote_similarity: float = 0.0  # cosine between the best quote and the sentence
-    citations: list[int] = field(default_factory=list)  # valid passage numbers the verdict is based on
-    pair_overlap: float = 1.0  # share of the content words found within the best two cited passage sentences
-
-    @property
-    def supported(self) -> bool:
-        return self.status == "supported"
-
-
-@dataclass
-class GroundedSentence:
-    original: str  # as generated, markers included
-    shown: str  # what the user sees ("" when dropped)
-    citations: list[int]  # the passage numbers shown with it
-    verdict: Verdict
-    action: str  # "kept" | "replaced" | "dropped"
-    reason: str = ""  # dropped: "unsupported" | "duplicate" | "not-a-claim"; kept: "citation corrected" or ""
-
-
-@dataclass
-class GroundedText:
-    sentences: list[GroundedSentence]
-
-    @property
-    def text(self) -> str:
-        return " ".join(s.shown for s in self.sentences if s.shown)
-
-    def count(self, action: str) -> int:
-        return sum(1 for s in self.sentences if s.action == action)
-
-    @property
-    def kept(self) -> int:
-        return self.count("kept")
-
-    @property
-    def replaced(self) -> int:
-        return self.count("replaced")
-
-    @property
-    def dropped(self) -> int:
-        return self.count("dropped")
-
-    @property
-    def unsupported(self) -> int:
-        """Sentences that failed the check (replaced or dropped as unsupported)."""
-        return sum(1 for s in self.sentences if s.action == "replaced" or s.reason == "unsupported")
-
-    @property
-    def citations(self) -> list[int]:
-        return sorted({n for s in self.sentences if s.shown for n in s.citations})
-
-    def note(self) -> str:
-        """A one-line account of what the check changed, e.g. for the footer of an answer ("" when nothing)."""
-        parts = []
-        if self.replaced:
-            parts.append(f"{_n(self.replaced)} not supported by the sources and replaced by quotes")
-        dropped = sum(1 for s in self.sentences if s.reason == "unsupported")
-        if dropped:
-            parts.append(f"{_n(dropped)} not supported by the sources and dropped")
-        moved = sum(1 for s in self.sentences if s.reason == "citation corrected")
-        if moved:
-            parts.append(f"{moved} citation{' was' if moved == 1 else 's were'} moved to the passage of the same "
-                         f"paper that supports {'it' if moved == 1 else 'them'}")
-        return "; ".join(parts) + "." if parts else ""
-
-
-def _n(k: int) -> str:
-    return f"{k} sentence was" if k == 1 else f"{k} sentences were"
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Sentences and citation markers
-
-_ABBREVIATIONS = {
-    "e.g", "i.e", "cf", "vs", "al", "fig", "figs", "eq", "eqs", "sec", "secs", "tab", "no", "nos", "approx",
-    "resp", "ref", "refs", "vol", "pp", "ch", "appx", "dr", "mr", "mrs", "ms", "prof", "st", "inc", "ltd", "jr",
-    "sr", "ca", "viz", "w.r.t", "a.k.a", "u.s", "e.t.c",
-}
-_CITE = r"\[(?:(?:passage|source|ref)\s*)?\d+(?:\s*(?:[,;]|-|–)\s*\d+)*\]"
-_CITE_RE = re.compile(_CITE, re.I)
-_BOUNDARY_RE = re.compile(r"[.!?]+[\"'”’)\]]*(?:\s*" + _CITE + r")*", re.I)
-_BULLET_RE = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)])\s+")
-
-
-def _segments(text: str) -> list[str]:
-    """Paragraphs and list items. A single newline inside a wrapped sentence is joined with a space."""
-    out: list[str] = []
-    for block in re.split(r"\n\s*\n", text):
-        current = ""
-        for line in block.split("\n"):
-            line = line.strip()
-            if not line:
-                continue
-            starts_item = bool(_BULLET_RE.match(line))
-            line = _BULLET_RE.sub("", line)
-            ends_sentence = bool(re.search(r"(?:[.!?:][\"'”’)]*|" + _CITE + r")\s*$", current, re.I))
-            if current and (starts_item or ends_sentence):
-                out.append(current)
-                current = line
-            else:
-                current = f"{current} {line}".strip()
-        if current:
-            out.append(current)
-    return out
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split text into sentences, keeping trailing citation markers with their sentence.
-
-    Robust to abbreviations (e.g., Fig. 3, et al.), initials, decimals (81.2%), and markers ([1][2]) placed
-    before or after the full stop. List items and paragraphs never share a sentence.
-    """
-    sentences: list[str] = []
-    for seg in _segments(text):
-        start = 0
-        for m in _BOUNDARY_RE.finditer(seg):
-            end = m.end()
-            rest = seg[end:]
-            if rest and not re.match(r"\s+[\"'“‘(\[]?[A-Z0-9]", rest):
-                continue  # no space + capital/digit after it: not a boundary (decimals, "e.g. the")
-            before = seg[start:m.start()]
-            word = re.search(r"([A-Za-z][A-Za-z.]*)$", before)
-            if m.group(0).startswith(".") and word:
-                w = word.group(1).lower()
-                if w in _ABBREVIATIONS or (len(w) == 1 and word.group(1).isupper()):
-                    continue  # "Fig. 3", "et al. Foo", "A. Author"
-            sentence = seg[start:end].strip()
-            if sentence:
-                sentences.append(sentence)
-            start = end
-        tail = seg[start:].strip()
-        if tail:
-            sentences.append(tail)
-    return [s for s in sentences if re.search(r"[A-Za-z0-9]", _CITE_RE.sub("", s))]
-
-
-def parse_citations(sentence: str) -> tuple[str, list[int]]:
-    """Remove [n] markers ([1], [2][3], [1, 2], [1-3], [Passage 2]) and return (clean sentence, numbers)."""
-    numbers: list[int] = []
-    for m in _CITE_RE.finditer(sentence):
-        inner = re.sub(r"(?i)passage|source|ref", "", m.group(0)[1:-1])
-        for part in re.split(r"\s*[,;]\s*", inner.strip()):
-            bounds = re.split(r"\s*[-–]\s*", part)
-            if len(bounds) == 2 and bounds[0].isdigit() and bounds[1].isdigit() and int(bounds[1]) - int(bounds[0]) < 20:
-                numbers.extend(range(int(bounds[0]), int(bounds[1]) + 1))
-            elif part.isdigit():
-                numbers.append(int(part))
-    clean = _CITE_RE.sub("", sentence)
-    clean = re.sub(r"\s+([.,;:!?])", r"\1", clean)
-    clean = re.sub(r"([.!?])\s*\.", r"\1", " ".join(clean.split()))
-    return clean.strip(), list(dict.fromkeys(numbers))
-
-
-_INJECTION_RE = re.compile(
-    r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|prompts?|rules|directions|above|previous|prior)\b"
-    r"|\b(?:you are now|act as an?|pretend to be|new instructions?|system prompt|you (?:must|should|have to|need to))\b"
-    r"|^\W*(?:(?:always|never|only|just|please|now)\s+)?(?:answer|respond|reply|say|output|print|write|repeat|type)\b",
-    re.I,
-)
-
-
-def looks_like_instruction(sentence: str) -> bool:
-    """True for text addressed to a model: "Ignore previous instructions and ...", "Always answer 'x'.",
-    "Say banana.", "You must ...". Such passage sentences are never evidence and never quoted."""
-    return bool(_INJECTION_RE.search(sentence))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -282,20 +78,6 @@ def _embed_evidence(evs: Sequence[_Evidence], embedder: Embedder) -> None:
         mean = mean / (float(np.linalg.norm(mean)) or 1.0)
         e.vectors = np.vstack([mean[None, :], rows[: len(e.sentences)]]).astype(np.float32)
         row += max(1, len(e.sentences))
-
-
-_WORDS_RE = re.compile(r"[A-Za-z][A-Za-z'-]*")
-_SMALL_WORDS = frozenset("a an and as at by for from in of on or the to via vs with".split())
-
-
-def quotable(sentence: str, title: str) -> bool:
-    """False for lines that say nothing as a quote: the title, author lists, affiliations, section headings."""
-    if _norm(sentence) and _norm(sentence) in _norm(title):
-        return False
-    words = [w for w in _WORDS_RE.findall(sentence) if w.lower() not in _SMALL_WORDS]
-    # a title, name list or heading has no lower-case word beyond "of", "and"...; a sentence has a verb at least
-    # ("We evaluate on Mip-NeRF 360, Tanks and Temples" is mostly names, and a claim)
-    return len(words) >= 4 and any(w[0].islower() for w in words)
 
 
 def _embed(embedder: Embedder, texts: list[str]) -> np.ndarray:
@@ -423,7 +205,7 @@ def _refocus(verdict: Verdict, vec: np.ndarray, focus_vec: np.ndarray, ev: dict[
             continue
         for i, sentence in enumerate(e.sentences):
             close = float(e.vectors[i + 1] @ vec)
-            if not e.quotable[i] or close < t.min_quote_similarity or _norm(sentence) in shown:
+            if not e.quotable[i] or close < t.min_quote_similarity or norm_text(sentence) in shown:
                 continue
             score = (close + float(e.vectors[i + 1] @ focus_vec)) / 2
             if best is None or score > best[0]:
@@ -484,12 +266,9 @@ def _render(clean: str, citations: list[int]) -> str:
     return f"{body} {marks}{end}" if marks else f"{body}{end}"
 
 
-def _norm(s: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9 ]", " ", s.lower()).split())
-
 
 def _is_refusal(clean: str) -> bool:
-    return _norm(clean) == _norm(NO_ANSWER)
+    return norm_text(clean) == norm_text(NO_ANSWER)
 
 
 # Prompt labels a small model echoes: a leading "Answer:" is stripped; an echoed question, task or title is no claim.
@@ -543,11 +322,11 @@ def ground(text: str, passages: Sequence[Passage], embedder: Embedder, mode: str
         if _is_refusal(clean):
             out.append(GroundedSentence(original, NO_ANSWER, [], Verdict("no-citation", 0, 0, 0), "kept"))
             continue
-        if not _is_claim(clean) or _norm(clean) in seen:
+        if not _is_claim(clean) or norm_text(clean) in seen:
             reason = "duplicate" if _is_claim(clean) else "not-a-claim"
             out.append(GroundedSentence(original, "", [], Verdict("no-citation", 0, 0, 0), "dropped", reason))
             continue
-        seen.add(_norm(clean))
+        seen.add(norm_text(clean))
         verdict = _check(clean, cited, vec, ev, t, embedder)
         if not verdict.supported and verdict.citations:
             verdict = _recite(clean, vec, verdict, ev, t, embedder)
@@ -559,9 +338,9 @@ def ground(text: str, passages: Sequence[Passage], embedder: Embedder, mode: str
         if focus_vec is not None and verdict.quote_passage is not None:
             _refocus(verdict, vec, focus_vec, ev, t, seen)
         quote, qn = verdict.best_quote, verdict.quote_passage
-        if (mode == "replace" and quote and qn is not None and _norm(quote) not in seen
+        if (mode == "replace" and quote and qn is not None and norm_text(quote) not in seen
                 and verdict.quote_similarity >= t.min_quote_similarity):
-            seen.add(_norm(quote))
+            seen.add(norm_text(quote))
             body = quote.rstrip()
             body = body[:-1] if body.endswith(".") else body
             out.append(GroundedSentence(original, f"“{body}” [{qn}].", [qn], verdict, "replaced"))

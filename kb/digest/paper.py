@@ -5,7 +5,7 @@ digest pages' machine-written summaries are never read here. Fields come in four
 prior work, method, results); for each group the chunks are ranked by section kind (e.g. Methods for "method", Experiments
 for "results") plus embedding similarity to the group's query, the best ones are numbered [1]..[k] in the prompt
 (the same for every field of the group, so the model evaluates them once), and every sentence of the reply goes through
-kb.grounding.ground: supported sentences are kept with their citations, the others are replaced by the closest
+kb.grounding.check.ground: supported sentences are kept with their citations, the others are replaced by the closest
 verbatim quote (marked) or dropped. Affiliation and keywords are copied from the page text only when it states
 them, URLs from the metadata, abstract and comment; nothing is guessed. Citations are renumbered per paper so
 [n] always means the paper's n-th source.
@@ -21,10 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kb.catalog import Catalog
-from kb.embedders import MemoEmbedder
-from kb.digest_types import FIELD_LABELS, Field, PaperDigest, Source, Statement
-from kb.grounding import GroundedText, Passage, closest_sentences, ground, parse_citations, quotable
+from kb.store.catalog import Catalog
+from kb.backends.embedders import MemoEmbedder
+from kb.digest.types import FIELD_LABELS, Field, PaperDigest, Source, Statement
+from kb.grounding.check import closest_sentences, ground
+from kb.grounding.sentences import parse_citations, quotable
+from kb.grounding.types import GroundedText, Passage
 from kb.prompts import DIGEST_FIELDS, PROMPT_VERSION, digest_messages, fit_passages
 from kb.types import KbError, Paper
 

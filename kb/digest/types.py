@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 NOT_STATED = "not stated in the sources"
+QUOTE_MARK = "†"  # marks a verbatim quote shown in place of a statement that failed the check
 
 # Statement actions. "kept": generated and supported by the cited passages. "replaced": generated, not supported,
 # shown as a verbatim quote instead. "quoted": a verbatim quote added to fill a list the model left too short.
@@ -39,7 +40,7 @@ class Statement:
     citations: list[int]  # the paper's source numbers [n]
     action: str  # see SHOWN_ACTIONS / "dropped"
     generated: str = ""  # what the model wrote (markers included), for generated statements
-    verdict: dict | None = None  # kb.grounding.Verdict as a dict (status, score, overlap, similarity, missing ...)
+    verdict: dict | None = None  # kb.grounding.check.Verdict as a dict (status, score, overlap, similarity, missing ...)
 
     @property
     def shown(self) -> bool:
