@@ -20,7 +20,7 @@ from typing import Callable
 from kb.store.catalog import META_RANK, Catalog
 from kb.ingest.chunker import chunk_paper
 from kb.ingest.identity import content_hash, merge, paper_id
-from kb.ingest.sources import Input, expand_inputs, parse_input
+from kb.ingest.sources import Input, check_regular_file, expand_inputs, parse_input
 from kb.types import KbError, ParseError, Paper
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ def _ingest_one(inp: Input, catalog: Catalog, embedder, opts: IngestOptions, rep
     if inp.kind == "arxiv-remote":
         _ingest_remote(inp, catalog, embedder, opts, report)
         return
-    st = os.stat(inp.ref)
+    st = check_regular_file(inp.ref)  # a file swapped for a FIFO since the inputs were listed must not block us
     old = catalog.get_source(inp.ref)
     if not opts.force and old is not None and old["status"] == "ok":
         if old["size"] == st.st_size and old["mtime"] == st.st_mtime:

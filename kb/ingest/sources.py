@@ -1,8 +1,10 @@
 """Turn what the user typed (files, folders, globs, arXiv ids/URLs) into typed inputs, and parse one input."""
 from __future__ import annotations
 
+import errno
 import glob
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,8 +40,41 @@ def _is_remote(item: str) -> str | None:
     return None
 
 
+def display_path(path: str | os.PathLike) -> str:
+    """A path as it can be printed and stored: bytes that are not UTF-8 shown as backslash escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def check_regular_file(path: str) -> os.stat_result:
+    """stat() a file that is about to be read; refuse anything but a regular file (a FIFO or a device would block
+    or never end). Follows symbolic links, so a link to a regular file is fine."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ParseError(display_path(path), "symbolic link loop") from exc
+        raise
+    if not stat.S_ISREG(st.st_mode):
+        raise ParseError(display_path(path), f"not a regular file ({_file_type(st.st_mode)}); only files are read")
+    return st
+
+
+def _file_type(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a plain file"
+
+
 def expand_inputs(items: list[str]) -> tuple[list[Input], list[ParseError]]:
-    """Files, folders (recursively, known suffixes only), glob patterns and arXiv references, de-duplicated."""
+    """Files, folders (recursively, known suffixes only), glob patterns and arXiv references, de-duplicated.
+
+    Folder walks and `**` globs never follow symbolic links to folders (a link loop cannot make them endless);
+    links to files are followed. Only regular files are accepted: FIFOs, devices and sockets are reported, as
+    are link loops and file names that are not valid UTF-8 (they cannot be stored or printed); each such
+    problem is one error naming the path, and the rest of the batch goes on.
+    """
     inputs: list[Input] = []
     errors: list[ParseError] = []
     seen: set[str] = set()
@@ -48,10 +83,23 @@ def expand_inputs(items: list[str]) -> tuple[list[Input], list[ParseError]]:
         kind = SUFFIX_KIND.get(path.suffix.lower())
         if kind is None:
             if explicit:
-                errors.append(ParseError(str(path), f"unsupported file type '{path.suffix or '(none)'}' "
+                errors.append(ParseError(display_path(path), f"unsupported file type '{display_path(path.suffix) or '(none)'}' "
                                          f"(supported: {', '.join(sorted(SUFFIX_KIND))})"))
             return
-        ref = str(path.resolve())
+        try:
+            str(path).encode("utf-8")
+        except UnicodeEncodeError:
+            errors.append(ParseError(display_path(path), "file name is not valid UTF-8; rename the file to ingest it"))
+            return
+        try:
+            check_regular_file(str(path))
+            ref = os.path.realpath(path)
+        except ParseError as exc:
+            errors.append(exc)
+            return
+        except OSError as exc:
+            errors.append(ParseError(display_path(path), f"cannot read file: {exc.strerror or exc}"))
+            return
         if ref not in seen:
             seen.add(ref)
             inputs.append(Input(ref, kind))
@@ -63,21 +111,40 @@ def expand_inputs(items: list[str]) -> tuple[list[Input], list[ParseError]]:
                 seen.add("arxiv:" + remote)
                 inputs.append(Input("arxiv:" + remote, "arxiv-remote"))
             continue
-        matches = sorted(glob.glob(item, recursive=True)) if glob.has_magic(item) else [item]
+        item = os.path.expanduser(item)
+        matches = _glob(item) if glob.has_magic(item) else [Path(item)]
         if not matches:
-            errors.append(ParseError(item, "no file matches this pattern"))
-        for m in matches:
-            p = Path(m).expanduser()
+            errors.append(ParseError(display_path(item), "no file matches this pattern"))
+        for p in matches:
             if p.is_dir():
-                for root, dirs, files in os.walk(p):
+                walk_errors: list[OSError] = []
+                for root, dirs, files in os.walk(p, onerror=walk_errors.append):  # links to folders: not entered
                     dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                     for f in sorted(files):
                         add(Path(root) / f, explicit=False)
-            elif p.exists():
+                errors += [ParseError(display_path(e.filename or p), f"cannot read folder: {e.strerror or e}")
+                           for e in walk_errors]
+            elif p.is_symlink() or p.exists():
                 add(p, explicit=True)
             else:
-                errors.append(ParseError(str(p), "no such file or folder"))
+                errors.append(ParseError(display_path(p), "no such file or folder"))
     return inputs, errors
+
+
+def _glob(pattern: str) -> list[Path]:
+    """Glob matches, sorted. pathlib's `**` does not follow links to folders (the glob module's does, and a
+    link loop makes it run for ever); hidden names match only when the pattern names them."""
+    parts = Path(pattern).parts
+    first = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+    base = Path(*parts[:first]) if first else Path(".")
+    rest = parts[first:]
+    dotted = any(part.startswith(".") for part in rest)
+    try:
+        found = [m for m in base.glob(str(Path(*rest)))
+                 if dotted or not any(name.startswith(".") for name in m.relative_to(base).parts)]
+    except (OSError, ValueError):
+        return []
+    return sorted(found)
 
 
 def parse_input(inp: Input, password: str | None = None) -> ParseResult:
