@@ -10,6 +10,17 @@ _NEW_ID = re.compile(r"(?P<id>(?P<yy>\d{2})(?P<mm>\d{2})\.(?P<num>\d{4,5}))(?:v(
 # Old-style ids: archive[.SUBJ]/YYMMNNN, e.g. hep-th/9901001, math.GT/0309136.
 _OLD_ID = re.compile(r"(?P<id>[a-z]+(?:-[a-z]+)*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?")
 _ARXIV_HOSTS = ("arxiv.org", "www.arxiv.org", "export.arxiv.org")
+# Real papers have a handful of versions; a number past this is not a version (and would overflow SQLite's
+# 64-bit INTEGER if it were stored).
+MAX_VERSION = 999
+
+
+def parse_version(digits: str | None) -> int | None:
+    """The version number in "v<digits>" as an int, or None when absent, 0, or implausibly large."""
+    if not digits or len(digits) > len(str(MAX_VERSION)):
+        return None
+    version = int(digits)
+    return version if 1 <= version <= MAX_VERSION else None
 
 
 def normalize_arxiv_id(s: str) -> tuple[str, int | None] | None:
@@ -17,7 +28,8 @@ def normalize_arxiv_id(s: str) -> tuple[str, int | None] | None:
 
     Accepted: "2405.12211", "2405.12211v2", "arXiv:2405.12211v1", "https://arxiv.org/abs/2405.12211",
     "https://arxiv.org/pdf/2405.12211v1.pdf", a file name such as "2405.12211v2.pdf" (with or without folders),
-    and old-style ids such as "hep-th/9901001". Anything else, including ids with an impossible month, gives None.
+    and old-style ids such as "hep-th/9901001". Anything else, including ids with an impossible month or a version
+    of 0 or past MAX_VERSION, gives None.
     """
     if not isinstance(s, str):
         return None
@@ -54,8 +66,8 @@ def _match_id(text: str) -> tuple[str, int | None] | None:
         m = _OLD_ID.fullmatch(text)
         if not m:
             return None
-    version = int(m["v"]) if m["v"] else None
-    if version == 0:
+    version = parse_version(m["v"])
+    if m["v"] and version is None:  # v0 or an absurd number: not an arXiv id
         return None
     return m["id"], version
 

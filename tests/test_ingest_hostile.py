@@ -102,3 +102,93 @@ def test_recursive_glob_does_not_follow_a_symlink_loop(tmp_path):
                          timeout=60, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr
     assert sorted(Path(p).name for p in __import__("json").loads(out.stdout)) == ["p.pdf", "q.pdf"]
+
+
+# ------------------------------------------------------------------------------- 5. one bad file, one line
+
+
+def test_symlink_loop_in_a_folder_is_one_error_and_the_batch_goes_on(parts, tmp_path, good_pdf):
+    catalog, emb, store = parts
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.pdf").write_bytes(good_pdf.read_bytes())
+    os.symlink("loop.pdf", folder / "loop.pdf")
+    report = ingest([str(folder)], catalog, emb, store)
+    assert report.papers_new == 1
+    [(src, cause)] = report.errors
+    assert Path(src).name == "loop.pdf" and "loop" in cause
+
+
+def test_file_name_that_is_not_utf8_is_named_in_one_printable_line(kb_env, tmp_path, good_pdf):
+    import json
+
+    from typer.testing import CliRunner
+
+    from kb_cli.app import app
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.pdf").write_bytes(good_pdf.read_bytes())
+    odd = os.fsdecode(bytes(folder) + b"/caf\xe9.pdf")  # Latin-1 bytes in a UTF-8 file system
+    Path(odd).write_bytes(good_pdf.read_bytes())
+    result = CliRunner().invoke(app, ["-q", "ingest", str(folder), "--json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["papers_new"] == 1
+    [error] = report["errors"]
+    assert error["source"].endswith("caf\\xe9.pdf") and "UTF-8" in error["error"]
+
+
+def test_oai_lines_with_wrong_types_or_deep_nesting_are_errors_per_line(parts, tmp_path, good_pdf):
+    import json
+
+    from samples.pages import render_oai_jsonl
+
+    catalog, emb, store = parts
+    good = json.loads(render_oai_jsonl([PAPERS[1]]))
+    bad = [dict(good, id=PAPERS[2]["id"], title=["a", "list"]),
+           dict(good, id=PAPERS[2]["id"], abstract={"an": "object"}),
+           dict(good, id=PAPERS[2]["id"], comments=7.5, authors=3, versions="v1"),  # odd but readable
+           dict(good, id=[PAPERS[2]["id"]])]
+    lines = [json.dumps(good)] + [json.dumps(b) for b in bad] + ["[" * 100_000 + "]" * 100_000,
+                                                                 '{"id": ' + "[" * 100_000 + "]" * 100_000 + "}"]
+    (tmp_path / "oai.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "good.pdf").write_bytes(good_pdf.read_bytes())
+    report = ingest([str(tmp_path / "oai.jsonl"), str(tmp_path / "good.pdf")], catalog, emb, store)
+    causes = [cause for _, cause in report.errors]
+    assert any("line 2" in c and "'title'" in c for c in causes)
+    assert any("line 3" in c and "'abstract'" in c for c in causes)
+    assert any("line 5" in c and "'id'" in c for c in causes)
+    assert any("line 6" in c and "nested" in c for c in causes) and any("line 7" in c for c in causes)
+    assert len(report.errors) == 5  # line 4 is odd but readable
+    rows = catalog.list_papers()
+    assert {PAPERS[1]["id"], PAPERS[2]["id"]} <= {r["id"] for r in rows}
+    assert PAPERS[0]["title"] in {r["title"] for r in rows}  # the PDF after the bad file went in too
+
+
+def test_absurd_version_numbers_never_reach_sqlite(parts, tmp_path, good_pdf):
+    import json
+
+    from samples.pages import render_digest_page, render_oai_jsonl
+
+    catalog, emb, store = parts
+    huge = 99999999999999999999  # > 2**63: SQLite cannot store it
+    named = tmp_path / f"{PAPERS[1]['id']}v{huge}.pdf"
+    from samples.pdfgen import render_pdf
+    render_pdf(PAPERS[1], named)
+    page = tmp_path / "day.md"
+    page.write_text(render_digest_page([PAPERS[0], dict(PAPERS[2], version=huge)], "2024-05-22", "Mixed"),
+                    encoding="utf-8")
+    line = json.loads(render_oai_jsonl([PAPERS[3]]))
+    lines = [json.dumps(dict(line, versions=[{"version": f"v{huge}"}])),
+             json.dumps(dict(line, id=f"{PAPERS[4]['id']}v{huge}"))]
+    (tmp_path / "oai.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = ingest([str(page), str(tmp_path / "oai.jsonl"), str(named)], catalog, emb, store)
+    rows = {r["id"]: r for r in catalog.list_papers()}
+    assert PAPERS[0]["id"] in rows and PAPERS[3]["id"] in rows  # the sane entries of both files
+    assert rows[PAPERS[3]["id"]]["version"] is None  # an absurd version is no version
+    assert PAPERS[2]["id"] not in rows and PAPERS[4]["id"] not in rows
+    assert any(r["title"] == PAPERS[1]["title"] for r in rows.values())  # the PDF, by its title
+    assert all(r["version"] is None or r["version"] < 1000 for r in rows.values())
+    failed = {Path(s).name for s, _ in report.errors}
+    assert failed == {"day.md", "oai.jsonl"}, report.errors

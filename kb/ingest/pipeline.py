@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +121,11 @@ def ingest(items: list[str], catalog: Catalog, embedder, store, opts: IngestOpti
             report.errors.append((inp.ref, str(e)))
         except OSError as e:
             report.errors.append((inp.ref, f"cannot read file: {e.strerror or e}"))
+        except sqlite3.Error:
+            raise  # the catalog itself is in trouble: not this file's fault, and the next file would fail too
+        except Exception as e:  # an input nobody foresaw must not cost the rest of the batch: report it, go on
+            log.debug("ingest of %s failed", inp.ref, exc_info=True)
+            report.errors.append((inp.ref, f"cannot ingest: {type(e).__name__}: {e}"))
         # Embed as we go so progress shows real work and an interruption loses little.
         if catalog.pending_embedding_count() >= opts.batch_size * 4:
             sync_store(catalog, embedder, store, opts.batch_size, progress, report)

@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-from kb.ids import normalize_arxiv_id
+from kb.ids import normalize_arxiv_id, parse_version
 from kb.types import KbError, Paper, ParseError, ParseResult
 
 log = logging.getLogger(__name__)
@@ -143,55 +143,75 @@ def _oai_record(line: str, lineno: int, source: str) -> Paper:
         rec = json.loads(line)
     except json.JSONDecodeError as exc:
         raise ParseError(source, f"line {lineno}: not JSON ({exc.msg})") from exc
+    except RecursionError as exc:  # e.g. 100,000 nested brackets
+        raise ParseError(source, f"line {lineno}: JSON nested too deeply") from exc
     if not isinstance(rec, dict):
         raise ParseError(source, f"line {lineno}: not a JSON object")
-    ident = normalize_arxiv_id(str(rec.get("id") or ""))
+    text = lambda key: _oai_text(rec, key, lineno, source)  # noqa: E731
+    ident = normalize_arxiv_id(text("id"))
     if ident is None:
-        raise ParseError(source, f"line {lineno}: no valid arXiv id ({rec.get('id')!r})")
-    title = _collapse(rec.get("title"))
+        raise ParseError(source, f"line {lineno}: no valid arXiv id ({rec.get('id')!r:.80})")
+    title = _collapse(text("title"))
     if not title:
         raise ParseError(source, f"line {lineno} ({ident[0]}): no title")
-    versions = [v for v in rec.get("versions") or [] if isinstance(v, dict)]
-    numbers = [int(v["version"][1:]) for v in versions if re.fullmatch(r"v\d+", str(v.get("version", "")))]
+    versions = rec.get("versions")
+    versions = [v for v in versions if isinstance(v, dict)] if isinstance(versions, list) else []
+    numbers = [parse_version(m.group(1)) for v in versions
+               if isinstance(v.get("version"), str) and (m := re.fullmatch(r"v(\d+)", v["version"]))]
+    numbers = [n for n in numbers if n is not None]  # v0 or an absurd number is not a version
     version = max(numbers) if numbers else ident[1]
     published = None
     first = next((v for v in versions if v.get("version") == "v1"), None)
-    if first and first.get("created"):
+    if first and isinstance(first.get("created"), str):
         try:
             published = parsedate_to_datetime(first["created"]).date().isoformat()
         except (TypeError, ValueError):
             log.warning("%s line %d: unreadable v1 date %r", source, lineno, first["created"])
-    categories = str(rec.get("categories") or "").split()
-    extra = {"categories": categories, "update_date": rec.get("update_date")}
+    categories = text("categories").split()
+    extra = {"categories": categories, "update_date": text("update_date") or None}
     for key in ("doi", "journal-ref", "license", "submitter"):
-        if rec.get(key):
-            extra[key.replace("-", "_")] = rec[key]
+        if text(key):
+            extra[key.replace("-", "_")] = text(key)
     return Paper(
         title=title,
-        authors=_oai_authors(rec),
-        abstract=_collapse(rec.get("abstract")),
+        authors=_oai_authors(rec, text("authors")),
+        abstract=_collapse(text("abstract")),
         arxiv_id=ident[0],
         arxiv_version=version,
         published=published,
         pdf_url=f"https://arxiv.org/pdf/{ident[0]}v{version}" if version else f"https://arxiv.org/pdf/{ident[0]}",
-        comment=_collapse(rec.get("comments")) or None,
+        comment=_collapse(text("comments")) or None,
         source_kind="arxiv-jsonl",
         source_path=source,
         extra=extra,
     )
 
 
-def _oai_authors(rec: dict) -> list[str]:
+def _oai_text(rec: dict, key: str, lineno: int, source: str) -> str:
+    """A text field of an OAI record: a string (numbers are accepted as their text); absent or null gives "".
+    Any other JSON type makes the line an error naming the field."""
+    value = rec.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    kind = {dict: "an object", list: "a list", bool: "true/false"}.get(type(value), type(value).__name__)
+    raise ParseError(source, f"line {lineno}: field '{key}' is {kind}, expected text")
+
+
+def _oai_authors(rec: dict, authors: str) -> list[str]:
     parsed = rec.get("authors_parsed")
     if isinstance(parsed, list) and parsed:
         names = []
         for parts in parsed:
             if isinstance(parts, list) and parts:
-                last, first, suffix = (list(parts) + ["", "", ""])[:3]
+                last, first, suffix = [p if isinstance(p, str) else "" for p in (list(parts) + ["", "", ""])[:3]]
                 names.append(_collapse(f"{first} {last} {suffix}"))
-        if names:
-            return names
-    text = _collapse(rec.get("authors"))
+        if any(names):
+            return [n for n in names if n]
+    text = _collapse(authors)
     return [a.strip() for a in re.split(r",\s*|\s+and\s+", text) if a.strip()]
 
 

@@ -15,6 +15,7 @@ from types import ModuleType
 
 from kb.ingest.parsers.pdf_layout import (Line, Para, body_font_size, build_paragraphs, carry_hyphen_across_pages,
                                    extract_lines, order_lines, strip_furniture, vocabulary)
+from kb.ids import parse_version
 from kb.types import Page, Paper, ParseError, ParseResult, Section
 
 log = logging.getLogger(__name__)
@@ -263,7 +264,10 @@ def _arxiv(rotated: list[str], first_page: str, name: str) -> dict:
         m = (_ARXIV_NEW.search(text) or _ARXIV_OLD.search(text)) if source != "file" else _ARXIV_FILE.search(text)
         if not m:
             continue
-        out["id"], out["version"] = m.group(1), int(m.group(2)) if m.group(2) else None
+        version = parse_version(m.group(2))
+        if m.group(2) and version is None:  # "v0" or "v99999999999999999999": not an arXiv id
+            continue
+        out["id"], out["version"] = m.group(1), version
         if source == "stamp":
             cat = re.search(r"\[([a-z\-]+(?:\.[A-Za-z\-]+)?)\]", text)
             date = _STAMP_DATE.search(text)
