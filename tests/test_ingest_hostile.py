@@ -192,3 +192,68 @@ def test_absurd_version_numbers_never_reach_sqlite(parts, tmp_path, good_pdf):
     assert all(r["version"] is None or r["version"] < 1000 for r in rows.values())
     failed = {Path(s).name for s, _ in report.errors}
     assert failed == {"day.md", "oai.jsonl"}, report.errors
+
+
+# ------------------------------------------------------------------------------- 3. silent loss of full text
+
+
+def _damaged_copy(good: Path, target: Path) -> Path:
+    """`good` cut off just before its last page's objects, with an end marker after the cut: a broken copy that
+    MuPDF opens by repairing it, losing the last page's text."""
+    import pymupdf
+
+    data = good.read_bytes()
+    with pymupdf.open(good) as doc:
+        xref = doc[-1].xref
+    cut = data.index(f"\n{xref} 0 obj".encode())
+    target.write_bytes(data[:cut] + b"\n%%EOF\n")
+    return target
+
+
+def test_damaged_copy_of_a_stored_pdf_does_not_replace_its_full_text(parts, tmp_path, good_pdf):
+    from kb.ingest.parsers.pdf import read_pdf
+
+    catalog, emb, store = parts
+    stored = tmp_path / "paper.pdf"
+    stored.write_bytes(good_pdf.read_bytes())
+    ingest([str(stored)], catalog, emb, store)
+    [row] = catalog.list_papers()
+    before = catalog.chunk_ids(row["id"])
+    text_before = [p.text for p in catalog.load_paper(row["id"]).pages]
+    damaged = _damaged_copy(good_pdf, tmp_path / "copy.pdf")
+    broken = read_pdf(damaged)
+    assert broken.extra.get("repaired") and sum(map(len, (p.text for p in broken.pages))) < sum(map(len, text_before))
+
+    report = ingest([str(damaged)], catalog, emb, store)  # a second, broken copy elsewhere
+    assert [Path(s).name for s, _ in report.errors] == ["copy.pdf"] and "damaged" in report.errors[0][1]
+    assert catalog.chunk_ids(row["id"]) == before
+    assert [p.text for p in catalog.load_paper(row["id"]).pages] == text_before
+
+    _damaged_copy(good_pdf, stored)  # the stored file itself overwritten by a broken copy
+    report = ingest([str(stored)], catalog, emb, store)
+    assert [Path(s).name for s, _ in report.errors] == ["paper.pdf"]
+    assert catalog.chunk_ids(row["id"]) == before
+    again = ingest([str(stored)], catalog, emb, store)  # still reported on the next run, not "unchanged"
+    assert again.errors and again.skipped == 0
+
+
+def test_a_removed_papers_unchanged_file_ingests_again(parts, tmp_path, good_pdf):
+    from kb.ingest.pipeline import remove_paper
+    from samples.pages import render_digest_page
+
+    catalog, emb, store = parts
+    (tmp_path / "paper.pdf").write_bytes(good_pdf.read_bytes())
+    page = tmp_path / "day.md"
+    page.write_text(render_digest_page(PAPERS[1:3], "2024-05-22", "Mixed"), encoding="utf-8")
+    ingest([str(tmp_path)], catalog, emb, store)
+    everything = {r["id"] for r in catalog.list_papers()}
+    pdf_paper = next(r["id"] for r in catalog.list_papers() if r["title"] == PAPERS[0]["title"])
+    chunks = set(catalog.chunk_ids(pdf_paper))
+    remove_paper(pdf_paper, catalog, store)
+    remove_paper(PAPERS[1]["id"], catalog, store)  # one of the two papers of the digest page
+    report = ingest([str(tmp_path)], catalog, emb, store)
+    assert report.errors == [] and report.papers_new == 2 and report.skipped == 0
+    assert {r["id"] for r in catalog.list_papers()} == everything
+    assert set(catalog.chunk_ids(pdf_paper)) == chunks
+    assert store.ids() == {r[0] for r in catalog.db.execute("SELECT id FROM chunks")}
+    assert ingest([str(tmp_path)], catalog, emb, store).skipped == 2  # and then unchanged again

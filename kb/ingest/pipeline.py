@@ -169,9 +169,29 @@ def _ingest_one(inp: Input, catalog: Catalog, embedder, opts: IngestOptions, rep
     if not result.papers and result.errors:
         _record_failure(catalog, inp, result.errors[0].cause)
         return
+    if inp.kind == "pdf":
+        _refuse_damaged_copy(result.papers, inp.ref, catalog)
     with catalog.transaction():
         _store_papers(result.papers, inp.ref, inp.kind, catalog, embedder, opts, report)
         catalog.record_source(inp.ref, inp.kind, digest, st.st_size, st.st_mtime, "ok")
+
+
+def _refuse_damaged_copy(papers: list[Paper], source: str, catalog: Catalog) -> None:
+    """A PDF that MuPDF had to repair (a truncated download, say) may lose pages; it must not replace a stored
+    full text that is longer. Raises ParseError (the file is reported, the stored text stays)."""
+    for parsed in papers:
+        if not parsed.extra.get("repaired"):
+            continue
+        pid = paper_id(parsed)
+        old = catalog.load_paper(pid) if catalog.get_paper_row(pid) else None
+        if old is None or not old.pages:
+            continue
+        new_chars = sum(len(p.text.strip()) for p in parsed.pages)
+        old_chars = sum(len(p.text.strip()) for p in old.pages)
+        if new_chars < old_chars:
+            raise ParseError(source, f"damaged PDF (MuPDF had to repair it): its text ({new_chars} characters) is "
+                                     f"shorter than the stored full text of {pid} ({old_chars}); kept the stored "
+                                     "text. Replace the file with a good copy")
 
 
 def _ingest_remote(inp: Input, catalog: Catalog, embedder, opts: IngestOptions, report: IngestReport) -> None:
@@ -269,13 +289,17 @@ def _index_pending(catalog: Catalog, store) -> None:
 
 
 def remove_paper(ref: str, catalog: Catalog, store) -> str:
-    """Remove a paper (by id, arXiv id or unique prefix) and its vectors. Returns the removed id."""
+    """Remove a paper (by id, arXiv id or unique prefix) and its vectors. Returns the removed id.
+    The files it came from are not touched; ingesting them again (even unchanged) adds the paper back."""
     pid = catalog.find_paper_id(ref)
     if pid is None:
         raise KbError(f"no paper matches '{ref}' (see `kb list`)")
     with catalog.transaction():
         for src in catalog.sources_of_paper(pid):
             catalog.unlink_source(pid, src["path"])
+            row = catalog.get_source(src["path"])
+            if row is not None:  # forget its hash: ingesting the unchanged file again brings the paper back
+                catalog.record_source(row["path"], row["kind"], "", -1, -1.0, row["status"], row["error"])
         catalog.delete_paper(pid)
     dead = catalog.tombstones()
     store.delete(dead)
