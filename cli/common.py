@@ -37,7 +37,7 @@ def fail(msg: str, code: int = 1) -> typer.Exit:
 
 @contextmanager
 def errors_to_exit() -> Iterator[None]:
-    """Expected failures (KbError) become one line on stderr and exit code 1; Ctrl-C exits 130."""
+    """Expected failures (KbError, a full disk) become one line on stderr and exit code 1; Ctrl-C exits 130."""
     from kb.types import KbError
 
     try:
@@ -47,6 +47,15 @@ def errors_to_exit() -> Iterator[None]:
     except KeyboardInterrupt:
         err("interrupted; rerun the same command to continue where it stopped")
         raise typer.Exit(130) from None
+    except typer.Exit:
+        raise
+    except Exception as e:  # a full disk anywhere (catalog, vector store, a file kb writes) is one line too
+        from kb.diskfull import disk_full_message
+
+        message = disk_full_message(e, "writing")
+        if message is None:
+            raise
+        raise fail(message) from None
 
 
 def print_json(data: Any) -> None:

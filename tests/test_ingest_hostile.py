@@ -257,3 +257,96 @@ def test_a_removed_papers_unchanged_file_ingests_again(parts, tmp_path, good_pdf
     assert set(catalog.chunk_ids(pdf_paper)) == chunks
     assert store.ids() == {r[0] for r in catalog.db.execute("SELECT id FROM chunks")}
     assert ingest([str(tmp_path)], catalog, emb, store).skipped == 2  # and then unchanged again
+
+
+# ------------------------------------------------------------------------------------------- 14. disk full
+
+
+def _no_space(*args, **kwargs):
+    import errno
+
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_full_catalog_disk_stops_with_one_message_and_loses_nothing(parts, tmp_path, good_pdf):
+    from kb.diskfull import DiskFullError
+    from samples.pages import render_digest_page
+
+    catalog, emb, store = parts
+    first = tmp_path / "first.md"
+    first.write_text(render_digest_page(PAPERS[1:2], "2024-05-22", "One"), encoding="utf-8")
+    ingest([str(first)], catalog, emb, store)
+    stored = {r["id"]: catalog.chunk_ids(r["id"]) for r in catalog.list_papers()}
+    (tmp_path / "big.pdf").write_bytes(good_pdf.read_bytes())
+    pages = catalog.db.execute("PRAGMA page_count").fetchone()[0]
+    catalog.db.execute(f"PRAGMA max_page_count = {pages + 1}")  # SQLite now answers SQLITE_FULL, as on a full disk
+    with pytest.raises(DiskFullError) as caught:
+        ingest([str(tmp_path / "big.pdf")], catalog, emb, store)
+    message = str(caught.value)
+    assert "disk full while storing" in message and "big.pdf" in message
+    assert "Nothing was lost" in message and str(tmp_path) in message and "MiB free" in message
+    assert {r["id"]: catalog.chunk_ids(r["id"]) for r in catalog.list_papers()} == stored  # rolled back, intact
+    catalog.db.execute("PRAGMA max_page_count = 1073741823")  # space freed: the same command finishes the job
+    again = ingest([str(tmp_path / "big.pdf")], catalog, emb, store)
+    assert again.errors == [] and again.papers_new == 1
+    assert store.ids() == {r[0] for r in catalog.db.execute("SELECT id FROM chunks")}
+
+
+def test_full_disk_while_writing_vectors_is_one_message(parts, tmp_path, good_pdf, monkeypatch):
+    from kb.diskfull import DiskFullError
+
+    catalog, emb, store = parts
+    (tmp_path / "a.pdf").write_bytes(good_pdf.read_bytes())
+    monkeypatch.setattr(store, "upsert", _no_space)
+    with pytest.raises(DiskFullError, match="disk full while writing embeddings and vectors"):
+        ingest([str(tmp_path / "a.pdf")], catalog, emb, store)
+    monkeypatch.undo()
+    again = ingest([str(tmp_path / "a.pdf")], catalog, emb, store)  # rerun: pending vectors are written
+    assert again.skipped == 1 and store.count() == catalog.counts()["chunks"] > 0
+
+
+def test_full_disk_while_saving_a_download_leaves_no_partial_file(parts, tmp_path, good_pdf, monkeypatch):
+    import kb.ingest.parsers.arxiv as arxiv
+    from kb.diskfull import DiskFullError
+    from kb.types import Paper
+
+    catalog, emb, store = parts
+    paper = Paper(title=PAPERS[0]["title"], arxiv_id=PAPERS[0]["id"], arxiv_version=1, source_kind="arxiv-api")
+    monkeypatch.setattr(arxiv, "fetch_arxiv", lambda ref, api_url: (paper, good_pdf.read_bytes()))
+    real_write = Path.write_bytes
+
+    def half_then_full(self, data):
+        real_write(self, data[: len(data) // 2])
+        _no_space()
+
+    monkeypatch.setattr(Path, "write_bytes", half_then_full)
+    downloads = tmp_path / "papers"
+    with pytest.raises(DiskFullError, match=f"disk full while storing arxiv:{PAPERS[0]['id']}"):
+        ingest([f"arxiv:{PAPERS[0]['id']}"], catalog, emb, store, IngestOptions(download_dir=downloads))
+    assert list(downloads.iterdir()) == []
+
+
+def test_cli_says_disk_full_in_one_line(kb_env, tmp_path, good_pdf, monkeypatch):
+    import sqlite3
+
+    from typer.testing import CliRunner
+
+    import kb.settings
+    from kb.store.catalog import Catalog as Cat
+    from kb_cli.app import app
+
+    runner = CliRunner()
+    (tmp_path / "a.pdf").write_bytes(good_pdf.read_bytes())
+
+    def full(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Cat, "replace_chunks", full)
+    result = runner.invoke(app, ["-q", "ingest", str(tmp_path / "a.pdf")])
+    assert result.exit_code == 1 and not isinstance(result.exception, sqlite3.Error)
+    assert result.stderr.startswith("error: disk full while storing") and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.output
+    monkeypatch.setattr(kb.settings, "write_config_value", _no_space)  # any other write: the same one line
+    result = runner.invoke(app, ["config", "set", "chunk_tokens", "128"])
+    assert result.exit_code == 1 and not isinstance(result.exception, OSError)
+    assert result.stderr.startswith("error: disk full while writing") and "Nothing was lost" in result.stderr

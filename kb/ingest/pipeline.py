@@ -14,10 +14,12 @@ import logging
 import os
 import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
+from kb.diskfull import DiskFullError, disk_full_cause, raise_if_disk_full
 from kb.store.catalog import META_RANK, Catalog
 from kb.ingest.chunker import chunk_paper
 from kb.ingest.identity import content_hash, merge, paper_id
@@ -97,13 +99,13 @@ def ingest(items: list[str], catalog: Catalog, embedder, store, opts: IngestOpti
     t0 = time.perf_counter()
     report = IngestReport()
     info = index_info(embedder, opts)
-    check_catalog_compatible(catalog, info)
-    if store.count() == 0 and not store.get_info():
-        store.set_info(info)
-    check_compatible(store, info)
-    catalog.set_meta("index_info", json.dumps(info, sort_keys=True))
-
-    sync_store(catalog, embedder, store, opts.batch_size, progress, report)  # finish an interrupted run first
+    with _disk_full_guard("recording the index settings", catalog):
+        check_catalog_compatible(catalog, info)
+        if store.count() == 0 and not store.get_info():
+            store.set_info(info)
+        check_compatible(store, info)
+        catalog.set_meta("index_info", json.dumps(info, sort_keys=True))
+        sync_store(catalog, embedder, store, opts.batch_size, progress, report)  # finish an interrupted run first
     inputs, errors = expand_inputs(items)
     # Metadata sources first: a paper's title is settled before its PDF is chunked and embedded, so PDF chunks
     # are not embedded twice (the embedded text includes the title).
@@ -112,27 +114,50 @@ def ingest(items: list[str], catalog: Catalog, embedder, store, opts: IngestOpti
     report.files = len(inputs)
     for i, inp in enumerate(inputs):
         progress("file", index=i, total=len(inputs), path=inp.ref)
-        try:
-            _ingest_one(inp, catalog, embedder, opts, report)
-        except ParseError as e:
-            report.errors.append((e.path, e.cause if e.page is None else f"page {e.page}: {e.cause}"))
-            _record_failure(catalog, inp, e.cause)
-        except KbError as e:
-            report.errors.append((inp.ref, str(e)))
-        except OSError as e:
-            report.errors.append((inp.ref, f"cannot read file: {e.strerror or e}"))
-        except sqlite3.Error:
-            raise  # the catalog itself is in trouble: not this file's fault, and the next file would fail too
-        except Exception as e:  # an input nobody foresaw must not cost the rest of the batch: report it, go on
-            log.debug("ingest of %s failed", inp.ref, exc_info=True)
-            report.errors.append((inp.ref, f"cannot ingest: {type(e).__name__}: {e}"))
+        with _disk_full_guard(f"storing {inp.ref}", catalog):  # a full disk stops the batch: all would fail
+            try:
+                _ingest_one(inp, catalog, embedder, opts, report)
+            except Exception as e:
+                if disk_full_cause(e) is not None:
+                    raise
+                _file_failed(e, inp, catalog, report)
         # Embed as we go so progress shows real work and an interruption loses little.
         if catalog.pending_embedding_count() >= opts.batch_size * 4:
-            sync_store(catalog, embedder, store, opts.batch_size, progress, report)
+            with _disk_full_guard("writing embeddings and vectors", catalog):
+                sync_store(catalog, embedder, store, opts.batch_size, progress, report)
     progress("file", index=len(inputs), total=len(inputs), path="")
-    sync_store(catalog, embedder, store, opts.batch_size, progress, report)
+    with _disk_full_guard("writing embeddings and vectors", catalog):
+        sync_store(catalog, embedder, store, opts.batch_size, progress, report)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _file_failed(e: Exception, inp: Input, catalog: Catalog, report: IngestReport) -> None:
+    """Record why one input failed; the batch goes on. Catalog errors are raised: the next file would fail too."""
+    if isinstance(e, ParseError):
+        report.errors.append((e.path, e.cause if e.page is None else f"page {e.page}: {e.cause}"))
+        _record_failure(catalog, inp, e.cause)
+    elif isinstance(e, KbError):
+        report.errors.append((inp.ref, str(e)))
+    elif isinstance(e, OSError):
+        report.errors.append((inp.ref, f"cannot read file: {e.strerror or e}"))
+    elif isinstance(e, sqlite3.Error):
+        raise e
+    else:  # an input nobody foresaw must not cost the rest of the batch: report it, go on
+        log.debug("ingest of %s failed", inp.ref, exc_info=e)
+        report.errors.append((inp.ref, f"cannot ingest: {type(e).__name__}: {e}"))
+
+
+@contextmanager
+def _disk_full_guard(what: str, catalog: Catalog) -> Iterator[None]:
+    """Turn a full disk during `what` into one DiskFullError saying what failed and what to free."""
+    try:
+        yield
+    except DiskFullError:
+        raise
+    except Exception as e:
+        raise_if_disk_full(e, what, catalog.path.parent)
+        raise
 
 
 def _record_failure(catalog: Catalog, inp: Input, cause: str) -> None:
@@ -208,8 +233,12 @@ def _ingest_remote(inp: Input, catalog: Catalog, embedder, opts: IngestOptions, 
         name = f"{paper.arxiv_id}v{paper.arxiv_version or 1}.pdf".replace("/", "_")
         target = folder / name
         tmp = target.with_suffix(".part")
-        tmp.write_bytes(pdf_bytes)
-        tmp.replace(target)
+        try:
+            tmp.write_bytes(pdf_bytes)
+            tmp.replace(target)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a partial download must not keep the space a full disk needs
+            raise
         _ingest_one(Input(str(target), "pdf"), catalog, embedder, opts, report)
 
 
@@ -294,6 +323,12 @@ def remove_paper(ref: str, catalog: Catalog, store) -> str:
     pid = catalog.find_paper_id(ref)
     if pid is None:
         raise KbError(f"no paper matches '{ref}' (see `kb list`)")
+    with _disk_full_guard(f"removing {pid}", catalog):
+        _remove(pid, catalog, store)
+    return pid
+
+
+def _remove(pid: str, catalog: Catalog, store) -> None:
     with catalog.transaction():
         for src in catalog.sources_of_paper(pid):
             catalog.unlink_source(pid, src["path"])
@@ -304,13 +339,18 @@ def remove_paper(ref: str, catalog: Catalog, store) -> str:
     dead = catalog.tombstones()
     store.delete(dead)
     catalog.clear_tombstones(dead)
-    return pid
 
 
 def reindex(catalog: Catalog, embedder, store, opts: IngestOptions, rebuild: bool = False,
             progress: Progress | None = None) -> IngestReport:
     """Rebuild the vector store from the catalog. With `rebuild`, re-chunk and re-embed every paper with the
     current settings (needed after changing the embedder or chunking)."""
+    with _disk_full_guard("rebuilding the vector store", catalog):
+        return _reindex(catalog, embedder, store, opts, rebuild, progress)
+
+
+def _reindex(catalog: Catalog, embedder, store, opts: IngestOptions, rebuild: bool,
+             progress: Progress | None) -> IngestReport:
     report = IngestReport()
     t0 = time.perf_counter()
     info = index_info(embedder, opts)
