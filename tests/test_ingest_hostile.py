@@ -192,6 +192,9 @@ def test_absurd_version_numbers_never_reach_sqlite(parts, tmp_path, good_pdf):
     assert all(r["version"] is None or r["version"] < 1000 for r in rows.values())
     failed = {Path(s).name for s, _ in report.errors}
     assert failed == {"day.md", "oai.jsonl"}, report.errors
+    asked = ingest([f"arxiv:{PAPERS[4]['id']}v{huge}"], catalog, emb, store)  # typed: no network call, one line
+    [(_, cause)] = asked.errors
+    assert "not a valid arXiv id" in cause
 
 
 # ------------------------------------------------------------------------------- 3. silent loss of full text

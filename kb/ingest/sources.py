@@ -83,13 +83,15 @@ def expand_inputs(items: list[str]) -> tuple[list[Input], list[ParseError]]:
         kind = SUFFIX_KIND.get(path.suffix.lower())
         if kind is None:
             if explicit:
-                errors.append(ParseError(display_path(path), f"unsupported file type '{display_path(path.suffix) or '(none)'}' "
+                suffix = display_path(path.suffix) or "(none)"
+                errors.append(ParseError(display_path(path), f"unsupported file type '{suffix}' "
                                          f"(supported: {', '.join(sorted(SUFFIX_KIND))})"))
             return
         try:
             str(path).encode("utf-8")
         except UnicodeEncodeError:
-            errors.append(ParseError(display_path(path), "file name is not valid UTF-8; rename the file to ingest it"))
+            errors.append(ParseError(display_path(path), "the path is not valid UTF-8; rename the file "
+                                     "(or its folder) to ingest it"))
             return
         try:
             check_regular_file(str(path))
@@ -110,6 +112,9 @@ def expand_inputs(items: list[str]) -> tuple[list[Input], list[ParseError]]:
             if ("arxiv:" + remote) not in seen:
                 seen.add("arxiv:" + remote)
                 inputs.append(Input("arxiv:" + remote, "arxiv-remote"))
+            continue
+        if item.lower().startswith("arxiv:"):
+            errors.append(ParseError(item, "not a valid arXiv id (e.g. arxiv:2405.12211 or arxiv:2405.12211v2)"))
             continue
         item = os.path.expanduser(item)
         matches = _glob(item) if glob.has_magic(item) else [Path(item)]
