@@ -7,7 +7,7 @@ from typing import List, Optional
 import typer
 
 from kb_cli import render
-from kb_cli.common import ProgressBars, configure_logging, errors_to_exit, fail, info, print_json, session
+from kb_cli.common import ProgressBars, configure_logging, err, errors_to_exit, fail, info, print_json, session
 
 app = typer.Typer(help="kb: a local knowledge base for research papers, with cited answers and daily digests.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -42,7 +42,7 @@ def ingest(
     with session(chroma_url=chroma_url) as s, errors_to_exit():
         with kb_lock(s.settings.lock_path, exclusive=True, timeout=s.settings.lock_timeout, on_wait=info):
             with ProgressBars(enabled=not as_json) as bars:
-                report = run_ingest(paths, s.catalog, s.embedder, s.store,
+                report = run_ingest(paths, s.catalog, s.embedder, s.write_store,
                                     s.ingest_options(password=password, force=force), progress=bars)
     if as_json:
         print_json(report.to_dict())
@@ -87,10 +87,14 @@ def show(ref: str = typer.Argument(..., help="Paper id, arXiv id, or a unique id
 
 @app.command()
 def status(as_json: bool = JSON) -> None:
-    """Counts of papers and chunks, where the store is, and which models are configured."""
+    """Counts of papers and chunks, where the store is, which models are configured, and any problem found
+    (a lost or damaged index, a damaged catalog): problems go to stderr and the exit code is 1."""
     import json as _json
 
+    from kb.store.health import index_status
+
     with session() as s:
+        index = index_status(s.catalog, lambda: s.store)
         data = {
             "home": str(s.settings.home),
             "catalog": str(s.settings.catalog_path),
@@ -100,12 +104,19 @@ def status(as_json: bool = JSON) -> None:
             "generator": s.settings.llm_url or s.settings.model,
             "index": _json.loads(s.catalog.get_meta("index_info") or "null"),
             **s.catalog.counts(),
+            "vectors": index["vectors"],
+            "problems": [p for p in [index["problem"]] if p],
         }
     if as_json:
         print_json(data)
     else:
         for k, v in data.items():
-            print(f"{k:<26} {v}")
+            if k != "problems":
+                print(f"{k:<26} {v}")
+        for p in data["problems"]:
+            err(f"problem: {p}")
+    if data["problems"]:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -116,7 +127,7 @@ def remove(ref: str = typer.Argument(..., help="Paper id, arXiv id, or a unique 
 
     with session() as s, errors_to_exit():
         with kb_lock(s.settings.lock_path, exclusive=True, timeout=s.settings.lock_timeout, on_wait=info):
-            pid = remove_paper(ref, s.catalog, s.store)
+            pid = remove_paper(ref, s.catalog, s.write_store)
     if as_json:
         print_json({"removed": pid})
     else:
@@ -135,7 +146,7 @@ def reindex(
     with session() as s, errors_to_exit():
         with kb_lock(s.settings.lock_path, exclusive=True, timeout=s.settings.lock_timeout, on_wait=info):
             with ProgressBars(enabled=not as_json) as bars:
-                report = run_reindex(s.catalog, s.embedder, s.store, s.ingest_options(), rebuild=rebuild,
+                report = run_reindex(s.catalog, s.embedder, s.rebuild_store(), s.ingest_options(), rebuild=rebuild,
                                      progress=bars)
     if as_json:
         print_json(report.to_dict())

@@ -152,7 +152,7 @@ def register(app: typer.Typer) -> None:
 
         _check_mode(mode)
         with session() as s, errors_to_exit(), _read_lock(s):
-            result = run_search(query, s.catalog, s.embedder, s.store, k=k, mode=mode,
+            result = run_search(query, s.catalog, s.embedder, s.read_store, k=k, mode=mode,
                                 filters=_filters(s.catalog, date, since, until, topic, paper), with_similarity=True)
         if as_json:
             print_json(result.to_dict())
@@ -186,7 +186,7 @@ def register(app: typer.Typer) -> None:
             sys.stderr.flush()
 
         with session(model=model, llm_url=llm_url) as s, errors_to_exit(), _read_lock(s):
-            ans = answer(question, s.catalog, s.embedder, s.store, _generator(s.settings), k=k, mode=mode,
+            ans = answer(question, s.catalog, s.embedder, s.read_store, _generator(s.settings), k=k, mode=mode,
                          filters=_filters(s.catalog, date, since, until, topic, paper),
                          max_tokens=s.settings.max_answer_tokens, on_token=on_token if stream else None)
         if started[0]:
@@ -220,7 +220,7 @@ def register(app: typer.Typer) -> None:
         with session(model=model, llm_url=llm_url) as s, errors_to_exit(), _read_lock(s):
             questions = load_questions(file)
             gen = None if no_generate else _generator(s.settings)
-            report = evaluate(questions, s.catalog, s.embedder, s.store, gen, mode=mode, k=k,
+            report = evaluate(questions, s.catalog, s.embedder, s.read_store, gen, mode=mode, k=k,
                               max_tokens=s.settings.max_answer_tokens, progress=progress)
         if as_json:
             print_json(report.to_dict())

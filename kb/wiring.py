@@ -2,11 +2,16 @@
 demo, benchmarks) call this; library functions take their collaborators as arguments."""
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 
 from kb.store.catalog import Catalog
 from kb.ingest.pipeline import IngestOptions
 from kb.settings import Settings
+from kb.types import KbError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -26,11 +31,53 @@ class Session:
 
     @property
     def store(self):
+        """The vector store, for writers (they hold the exclusive lock)."""
         if self._store is None:
+            from kb.store.health import REINDEX_HINT
             from kb.store.vectors import open_store
 
-            self._store = open_store(self.settings.vector_store, self.settings.chroma_path, self.settings.chroma_url)
+            try:
+                self._store = open_store(self.settings.vector_store, self.settings.chroma_path,
+                                         self.settings.chroma_url)
+            except KbError as e:
+                raise KbError(f"{e}; {REINDEX_HINT}" if self._local_chroma() else str(e)) from e
         return self._store
+
+    @property
+    def write_store(self):
+        """The vector store for writers, under the exclusive lock, repaired first when it disagrees with the
+        catalog (vectors lost with a deleted index are re-added from the catalog's embeddings)."""
+        from kb.store.health import repair_index
+
+        store = self.store
+        repair_index(self.catalog, store)
+        return store
+
+    @property
+    def read_store(self):
+        """The vector store for readers: checked against the catalog, else the catalog's own embeddings
+        (see kb.store.readview)."""
+        from kb.store.readview import ReadView
+
+        return ReadView(self.catalog, lambda: self.store)
+
+    def _local_chroma(self) -> bool:
+        return self.settings.vector_store == "chroma" and not self.settings.chroma_url
+
+    def rebuild_store(self):
+        """The store for `kb reindex`: a local Chroma folder that cannot be opened is moved aside (kept, named in
+        the log) and a new one created, since reindex rebuilds every vector from the catalog anyway."""
+        try:
+            return self.store
+        except KbError as e:
+            if not self._local_chroma() or not self.settings.chroma_path.exists():
+                raise
+            aside = self.settings.chroma_path.with_name(f"chroma.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+            self.settings.chroma_path.rename(aside)
+            log.warning("the vector index could not be opened (%s); moved it to %s and building a new one",
+                        e.__cause__ or e, aside)
+            self._store = None
+            return self.store
 
     def store_location(self) -> str:
         if self.settings.vector_store == "chroma":
@@ -47,6 +94,9 @@ class Session:
         return opts
 
     def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
         self.catalog.close()
 
 

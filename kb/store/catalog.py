@@ -313,6 +313,26 @@ class Catalog:
     def mark_all_unindexed(self) -> None:
         self.db.execute("UPDATE chunks SET indexed = 0")
 
+    def mark_unindexed(self, ids: list[str]) -> None:
+        with self.transaction():
+            self.db.executemany("UPDATE chunks SET indexed = 0 WHERE id = ?", [(i,) for i in ids])
+
+    def index_counts(self) -> dict:
+        """What the vector store should hold: at least every `indexed` chunk; at most every chunk with an
+        embedding plus the tombstoned ids not yet deleted from it (see kb.store.health)."""
+        row = self.db.execute(
+            "SELECT (SELECT COUNT(*) FROM chunks WHERE indexed = 1), (SELECT COUNT(*) FROM chunks WHERE embedding"
+            " IS NOT NULL), (SELECT COUNT(*) FROM tombstones)").fetchone()
+        return {"indexed": row[0], "embedded": row[1], "tombstones": row[2]}
+
+    def indexed_ids(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT id FROM chunks WHERE indexed = 1")}
+
+    def embedded_chunks(self) -> Iterator[sqlite3.Row]:
+        """Every chunk with an embedding, with the metadata the vector store keeps (see kb.store.readview)."""
+        return self.db.execute("SELECT id, paper_id, kind, section, page_start, embedding FROM chunks"
+                               " WHERE embedding IS NOT NULL")
+
     def get_chunks(self, ids: list[str]) -> dict[str, sqlite3.Row]:
         out: dict[str, sqlite3.Row] = {}
         for start in range(0, len(ids), 500):

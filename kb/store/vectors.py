@@ -76,6 +76,9 @@ class VectorStore(ABC):
     def set_info(self, info: dict) -> None:
         """Replace the build record. Values must be JSON-serialisable."""
 
+    def close(self) -> None:
+        """Release files and connections (a no-op unless the backend holds some)."""
+
 
 # -- shared validation -------------------------------------------------------------------------------------------
 def clean_metadata(meta: dict | None) -> dict:
@@ -269,6 +272,10 @@ class ChromaStore(VectorStore):
         except KbError:
             raise
         except Exception as exc:  # chromadb raises many types (connection, validation, sqlite)
+            if path is not None:  # chroma caches the client of a path: forget the broken one so a retry starts anew
+                from chromadb.api.shared_system_client import SharedSystemClient
+
+                SharedSystemClient.clear_system_cache()
             raise KbError(f"vector store at {path or url}: cannot open collection {collection!r} ({exc})") from exc
         space = ((self._col.configuration_json or {}).get("hnsw") or {}).get("space")
         if space not in (None, "cosine"):
@@ -342,6 +349,11 @@ class ChromaStore(VectorStore):
         meta = dict(self._col.metadata or {})
         meta[_INFO_KEY] = json.dumps(info, sort_keys=True)
         self._col.modify(metadata=meta)
+
+    def close(self) -> None:
+        close = getattr(self._client, "close", None)  # chromadb >= 1.4; the process exit releases it otherwise
+        if close is not None:
+            close()
 
 
 # -- registry and build-record check -----------------------------------------------------------------------------

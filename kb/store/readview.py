@@ -1,0 +1,138 @@
+"""The vector store as a read command (search, ask, eval) sees it.
+
+`ReadView` answers dense queries from the real vector store when that store can be trusted, and otherwise from
+`CatalogVectors`: an exact (brute-force) search over the embeddings the catalog keeps for every chunk. So a lost
+or damaged index does not turn into "no papers match": the answer is still right, only slower, and a warning
+says what is wrong and that `kb reindex` fixes it.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import numpy as np
+
+from kb.store.catalog import Catalog
+from kb.store.health import REINDEX_HINT, check_index
+from kb.store.vectors import VectorStore, Where, matches, normalize_where
+from kb.types import KbError
+
+log = logging.getLogger(__name__)
+
+
+def chunk_metadata(row) -> dict:
+    """The metadata the vector store keeps for a chunk row (same keys as kb.ingest.pipeline writes)."""
+    return {"paper_id": row["paper_id"], "kind": row["kind"], "section": row["section"],
+            "page": row["page_start"] if row["page_start"] is not None else -1}
+
+
+class _ReadOnly(VectorStore):
+    def upsert(self, ids, embeddings, metadatas=None) -> None:
+        raise KbError(f"{type(self).__name__} is read-only")
+
+    def delete(self, ids) -> None:
+        raise KbError(f"{type(self).__name__} is read-only")
+
+    def clear(self) -> None:
+        raise KbError(f"{type(self).__name__} is read-only")
+
+    def set_info(self, info: dict) -> None:
+        raise KbError(f"{type(self).__name__} is read-only")
+
+
+class CatalogVectors(_ReadOnly):
+    """Exact cosine search over the catalog's stored embeddings (loaded on the first query)."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+        self.location = f"{catalog.path} (stored embeddings)"
+        self._ids: list[str] | None = None
+        self._meta: list[dict] = []
+        self._unit: np.ndarray | None = None
+
+    def _load(self) -> None:
+        ids, meta, vecs = [], [], []
+        for r in self.catalog.embedded_chunks():
+            ids.append(r["id"])
+            meta.append(chunk_metadata(r))
+            vecs.append(np.frombuffer(r["embedding"], dtype=np.float32))
+        dims = {v.shape[0] for v in vecs}
+        if len(dims) > 1:
+            raise KbError(f"catalog {self.catalog.path} holds embeddings of several sizes {sorted(dims)}; "
+                          "run `kb reindex --rebuild`")
+        mat = np.stack(vecs) if vecs else np.zeros((0, 1), dtype=np.float32)
+        norms = np.linalg.norm(mat, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        self._ids, self._meta, self._unit = ids, meta, mat / norms
+
+    def query(self, embedding: Any, k: int, where: Where | None = None) -> list[tuple[str, float]]:
+        if self._ids is None:
+            self._load()
+        assert self._ids is not None and self._unit is not None
+        flt = normalize_where(where)
+        rows = [i for i, m in enumerate(self._meta) if matches(m, flt)]
+        if k <= 0 or not rows:
+            return []
+        q = np.asarray(embedding, dtype=np.float32).reshape(-1)
+        if q.shape[0] != self._unit.shape[1]:
+            raise KbError(f"the query has {q.shape[0]} dimensions but the catalog's embeddings have "
+                          f"{self._unit.shape[1]}; run `kb reindex --rebuild` after changing the embedder")
+        sims = self._unit[rows] @ (q / (float(np.linalg.norm(q)) or 1.0))
+        order = np.argsort(-sims, kind="stable")[:k]
+        return [(self._ids[rows[j]], float(sims[j])) for j in order]
+
+    def ids(self) -> set[str]:
+        return {r["id"] for r in self.catalog.embedded_chunks()}
+
+    def count(self) -> int:
+        return self.catalog.index_counts()["embedded"]
+
+    def get_info(self) -> dict:
+        return {}
+
+
+class ReadView(_ReadOnly):
+    """Dense queries for readers: the real store (`open_store()`, opened on the first query) once it is checked
+    against the catalog; the catalog's own embeddings when it cannot be opened or disagrees with the catalog."""
+
+    def __init__(self, catalog: Catalog, open_store: Callable[[], VectorStore]):
+        self.catalog = catalog
+        self._open_store = open_store
+        self._store: VectorStore | None = None
+        self._fallback: CatalogVectors | None = None
+        self.problem: str | None = None  # why the catalog's embeddings answer instead of the store
+        self.location = ""
+
+    def _pick(self) -> VectorStore:
+        if self._fallback is not None:
+            return self._fallback
+        if self._store is None:
+            try:
+                store = self._open_store()
+                problem = check_index(self.catalog, store)
+            except KbError as e:
+                store, problem = None, f"{e}"
+            if problem is None:
+                self._store = store
+                self.location = store.location  # type: ignore[union-attr]
+            else:
+                self.problem = problem
+                log.warning("%s. Answering from the embeddings stored in the catalog (slower)%s.", problem,
+                            "" if REINDEX_HINT in problem else f"; {REINDEX_HINT}")
+                self._fallback = CatalogVectors(self.catalog)
+                self.location = self._fallback.location
+                return self._fallback
+        return self._store
+
+    def query(self, embedding: Any, k: int, where: Where | None = None) -> list[tuple[str, float]]:
+        return self._pick().query(embedding, k, where)
+
+    def ids(self) -> set[str]:
+        return self._pick().ids()
+
+    def count(self) -> int:
+        return self._pick().count()
+
+    def get_info(self) -> dict:
+        return self._pick().get_info()
+
