@@ -91,10 +91,10 @@ def status(as_json: bool = JSON) -> None:
     (a lost or damaged index, a damaged catalog): problems go to stderr and the exit code is 1."""
     import json as _json
 
+    from kb.store.catalog import CatalogDamaged
     from kb.store.health import index_status
 
     with session() as s:
-        index = index_status(s.catalog, lambda: s.store)
         data = {
             "home": str(s.settings.home),
             "catalog": str(s.settings.catalog_path),
@@ -102,19 +102,22 @@ def status(as_json: bool = JSON) -> None:
             "vector_store_location": s.store_location(),
             "embedder": s.settings.embedder,
             "generator": s.settings.llm_url or s.settings.model,
-            "index": _json.loads(s.catalog.get_meta("index_info") or "null"),
-            **s.catalog.counts(),
-            "vectors": index["vectors"],
-            "problems": [p for p in [index["problem"]] if p],
         }
+        damage = s.catalog.integrity_problem()
+        if damage:  # counts would only repeat the damage, or look healthy while pages are lost
+            data["problems"] = [str(CatalogDamaged(s.catalog.path, damage))]
+        else:
+            index = index_status(s.catalog, lambda: s.store)
+            data.update(index=_json.loads(s.catalog.get_meta("index_info") or "null"), **s.catalog.counts(),
+                        vectors=index["vectors"], problems=[p for p in [index["problem"]] if p])
     if as_json:
         print_json(data)
     else:
         for k, v in data.items():
             if k != "problems":
                 print(f"{k:<26} {v}")
-        for p in data["problems"]:
-            err(f"problem: {p}")
+    for p in data["problems"]:
+        err(f"problem: {p}")
     if data["problems"]:
         raise typer.Exit(1)
 

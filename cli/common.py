@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import sys
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -73,8 +74,23 @@ def session(**overrides) -> Iterator:
         s = open_session(settings)
         try:
             yield s
+        except sqlite3.DatabaseError as e:
+            raise _database_error(s, e) from None
         finally:
             s.close()
+
+
+def _database_error(s, e: sqlite3.DatabaseError) -> Exception:
+    """A damaged page met by any command becomes one line naming the damaged file (no traceback)."""
+    from kb.store.catalog import CatalogDamaged, is_corruption
+    from kb.types import KbError
+
+    if not is_corruption(e):
+        return e
+    if s.catalog.integrity_problem():
+        return CatalogDamaged(s.catalog.path, str(e))
+    return KbError(f"a database under {s.settings.home} is damaged ({e}); the catalog itself checks out, so "
+                   f"delete {s.settings.home / 'cache'} if the digest cache is the one, or run `kb reindex`")
 
 
 class ProgressBars:

@@ -49,6 +49,7 @@ class Session:
         catalog (vectors lost with a deleted index are re-added from the catalog's embeddings)."""
         from kb.store.health import repair_index
 
+        self.catalog.verify()  # never write into a damaged catalog
         store = self.store
         repair_index(self.catalog, store)
         return store
@@ -67,6 +68,7 @@ class Session:
     def rebuild_store(self):
         """The store for `kb reindex`: a local Chroma folder that cannot be opened is moved aside (kept, named in
         the log) and a new one created, since reindex rebuilds every vector from the catalog anyway."""
+        self.catalog.verify()  # a damaged catalog would rebuild a damaged index
         try:
             return self.store
         except KbError as e:
