@@ -107,9 +107,14 @@ def status(as_json: bool = JSON) -> None:
         if damage:  # counts would only repeat the damage, or look healthy while pages are lost
             data["problems"] = [str(CatalogDamaged(s.catalog.path, damage))]
         else:
-            index = index_status(s.catalog, lambda: s.store)
-            data.update(index=_json.loads(s.catalog.get_meta("index_info") or "null"), **s.catalog.counts(),
-                        vectors=index["vectors"], problems=[p for p in [index["problem"]] if p])
+            with s.catalog.snapshot():
+                data.update(index=_json.loads(s.catalog.get_meta("index_info") or "null"), **s.catalog.counts())
+            index = index_status(s.catalog, lambda: s.store, s.settings.lock_path)
+            data.update(vectors=index["vectors"], problems=[p for p in [index["problem"]] if p])
+            if index["writer"] is not None:
+                data["writer"] = index["writer"] or "unknown pid"
+                info(f"another kb process ({'pid ' + str(index['writer']) if index['writer'] else 'pid unknown'}) "
+                     "is writing: the counts are what it has committed so far; the index was not checked")
     if as_json:
         print_json(data)
     else:

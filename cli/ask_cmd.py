@@ -1,6 +1,7 @@
 """`kb search`, `kb ask`, `kb eval`: thin commands over kb.answer.retrieval, kb.answer.ask and kb.answer.evaluate.
 
-Readers take the shared lock, so they never see a half-written ingest. Results go to stdout, notes and the
+Readers never wait for a writer: they read one committed snapshot of the catalog and query the vector store
+only when no writer holds it (else the catalog's stored embeddings; see kb.store.readview). Results go to stdout, notes and the
 streamed (unchecked) draft of an answer to stderr; `--json` prints machine-readable results.
 """
 from __future__ import annotations
@@ -40,12 +41,6 @@ def _check_mode(mode: str) -> None:
 
     if mode not in MODES:
         raise fail(f"--mode must be one of: {', '.join(MODES)}")
-
-
-def _read_lock(s):
-    from kb.store.lock import kb_lock
-
-    return kb_lock(s.settings.lock_path, exclusive=False, timeout=s.settings.lock_timeout, on_wait=info)
 
 
 def _generator(settings):
@@ -151,7 +146,7 @@ def register(app: typer.Typer) -> None:
         from kb.answer.retrieval import search as run_search
 
         _check_mode(mode)
-        with session() as s, errors_to_exit(), _read_lock(s):
+        with session() as s, errors_to_exit(), s.catalog.snapshot():
             result = run_search(query, s.catalog, s.embedder, s.read_store, k=k, mode=mode,
                                 filters=_filters(s.catalog, date, since, until, topic, paper), with_similarity=True)
         if as_json:
@@ -185,7 +180,7 @@ def register(app: typer.Typer) -> None:
             sys.stderr.write(piece)
             sys.stderr.flush()
 
-        with session(model=model, llm_url=llm_url) as s, errors_to_exit(), _read_lock(s):
+        with session(model=model, llm_url=llm_url) as s, errors_to_exit(), s.catalog.snapshot():
             ans = answer(question, s.catalog, s.embedder, s.read_store, _generator(s.settings), k=k, mode=mode,
                          filters=_filters(s.catalog, date, since, until, topic, paper),
                          max_tokens=s.settings.max_answer_tokens, on_token=on_token if stream else None)
@@ -217,7 +212,7 @@ def register(app: typer.Typer) -> None:
                 sys.stderr.write(f"\r{index}/{total} questions" + ("\n" if index == total else ""))
                 sys.stderr.flush()
 
-        with session(model=model, llm_url=llm_url) as s, errors_to_exit(), _read_lock(s):
+        with session(model=model, llm_url=llm_url) as s, errors_to_exit(), s.catalog.snapshot():
             questions = load_questions(file)
             gen = None if no_generate else _generator(s.settings)
             report = evaluate(questions, s.catalog, s.embedder, s.read_store, gen, mode=mode, k=k,

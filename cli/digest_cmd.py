@@ -64,7 +64,6 @@ def digest(
     from kb.digest.cache import DigestCache
     from kb.digest.render import render
     from kb.backends.generators import get_generator
-    from kb.store.lock import kb_lock
     from kb.digest.topics import resolve_topics
 
     if quiet:
@@ -76,7 +75,9 @@ def digest(
         st = s.settings
         generator = get_generator(st.model, st.llm_url, n_ctx=st.n_ctx, n_threads=st.n_threads, seed=st.seed,
                                   api_key=st.llm_api_key)
-        with kb_lock(st.lock_path, exclusive=False, timeout=st.lock_timeout, on_wait=info):
+        # No kb lock: a digest reads one committed snapshot of the catalog (an ingest may run meanwhile) and
+        # writes only its own cache, a separate SQLite file committed paper by paper.
+        with s.catalog.snapshot():
             topic_defs = resolve_topics(st.home, s.catalog)
             with DigestCache(st.home / "cache" / "digest.sqlite") as cache, ProgressBars(enabled=True) as bars:
                 result = build_digest(date, s.catalog, s.embedder, generator, topic=topic, limit=limit,
@@ -109,12 +110,11 @@ def topics(
 ) -> None:
     """List the digest topics: KB_HOME/topics.toml if it exists (name, description, keywords per [[topic]]),
     else the topics of ingested digest pages with keywords taken from their papers' titles."""
-    from kb.store.lock import kb_lock
     from kb.digest.topics import resolve_topics, save_topics, topics_path
 
     with session() as s, errors_to_exit():
         path = topics_path(s.settings.home)
-        with kb_lock(s.settings.lock_path, exclusive=False, timeout=s.settings.lock_timeout, on_wait=info):
+        with s.catalog.snapshot():
             found = resolve_topics(s.settings.home, s.catalog)
         if init:
             if path.exists():

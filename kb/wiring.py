@@ -60,7 +60,7 @@ class Session:
         (see kb.store.readview)."""
         from kb.store.readview import ReadView
 
-        return ReadView(self.catalog, lambda: self.store)
+        return ReadView(self.catalog, lambda: self.store, self.settings.lock_path)
 
     def _local_chroma(self) -> bool:
         return self.settings.vector_store == "chroma" and not self.settings.chroma_url

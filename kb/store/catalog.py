@@ -161,6 +161,25 @@ class Catalog:
             raise
         self.db.execute("COMMIT")
 
+    @contextmanager
+    def snapshot(self) -> Iterator["Catalog"]:
+        """Reads inside see one committed state, however many queries they make, while a writer in another
+        process goes on (a WAL read transaction; writes inside it fail). Nested snapshots share the outer one."""
+        if self.db.in_transaction:
+            yield self
+            return
+        self.db.execute("BEGIN")
+        try:
+            self.db.execute("SELECT COUNT(*) FROM meta").fetchone()  # the first read fixes the snapshot
+            yield self
+        finally:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+
+    def connect(self) -> sqlite3.Connection:
+        """A second connection to the same file, outside any snapshot of `self.db` (for checks of "now")."""
+        return sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+
     # meta ----------------------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -359,10 +378,11 @@ class Catalog:
         with self.transaction():
             self.db.executemany("UPDATE chunks SET indexed = 0 WHERE id = ?", [(i,) for i in ids])
 
-    def index_counts(self) -> dict:
+    def index_counts(self, db: sqlite3.Connection | None = None) -> dict:
         """What the vector store should hold: at least every `indexed` chunk; at most every chunk with an
-        embedding plus the tombstoned ids not yet deleted from it (see kb.store.health)."""
-        row = self.db.execute(
+        embedding plus the tombstoned ids not yet deleted from it (see kb.store.health). `db`: another
+        connection to read from (see `connect`)."""
+        row = (db or self.db).execute(
             "SELECT (SELECT COUNT(*) FROM chunks WHERE indexed = 1), (SELECT COUNT(*) FROM chunks WHERE embedding"
             " IS NOT NULL), (SELECT COUNT(*) FROM tombstones)").fetchone()
         return {"indexed": row[0], "embedded": row[1], "tombstones": row[2]}

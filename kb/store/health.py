@@ -35,8 +35,15 @@ def index_problem(counts: dict, vectors: int, location: str) -> str | None:
 
 
 def check_index(catalog: Catalog, store: VectorStore) -> str | None:
-    """`index_problem` for this catalog and store (call with no writer running)."""
-    return index_problem(catalog.index_counts(), store.count(), store.location)
+    """`index_problem` for this catalog and store (call with no writer running). Inside a snapshot the counts
+    are read through a second connection: the snapshot may be older than the store."""
+    if not catalog.db.in_transaction:
+        return index_problem(catalog.index_counts(), store.count(), store.location)
+    db = catalog.connect()
+    try:
+        return index_problem(catalog.index_counts(db), store.count(), store.location)
+    finally:
+        db.close()
 
 
 def repair_index(catalog: Catalog, store: VectorStore) -> str | None:
@@ -59,14 +66,19 @@ def repair_index(catalog: Catalog, store: VectorStore) -> str | None:
     return problem
 
 
-def index_status(catalog: Catalog, open_store) -> dict:
-    """For `kb status`: the store's vector count and the problem found, if any (`open_store()` may raise)."""
+def index_status(catalog: Catalog, open_store, lock_path) -> dict:
+    """For `kb status`: the store's vector count and the problem found, if any (`open_store()` may raise).
+    While a writer holds the lock the store is not opened: `writer` names its pid (0 when unknown)."""
+    from kb.store.lock import try_shared, writer_pid
     from kb.types import KbError
 
-    try:
-        store = open_store()
-        vectors = store.count()
-    except KbError as e:
-        return {"vectors": None, "problem": f"{e}"}
-    problem = index_problem(catalog.index_counts(), vectors, store.location)
-    return {"vectors": vectors, "problem": f"{problem}; {REINDEX_HINT}" if problem else None}
+    with try_shared(lock_path) as free:
+        if not free:
+            return {"vectors": None, "problem": None, "writer": writer_pid(lock_path) or 0}
+        try:
+            store = open_store()
+            problem = check_index(catalog, store)
+            vectors = store.count()
+        except KbError as e:
+            return {"vectors": None, "problem": f"{e}", "writer": None}
+    return {"vectors": vectors, "problem": f"{problem}; {REINDEX_HINT}" if problem else None, "writer": None}

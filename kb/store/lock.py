@@ -1,8 +1,14 @@
-"""Inter-process lock on a knowledge base folder.
+"""Inter-process lock on a knowledge base folder: one writer at a time; readers never wait for it.
 
-Embedded Chroma and our write sequence are not safe with two writers, so writers take an exclusive lock and
-readers a shared one (fcntl.flock on KB_HOME/kb.lock; released by the kernel when a process dies, so a killed
-`kb ingest` never leaves a stale lock). A second writer waits up to `timeout` seconds, then refuses.
+Embedded Chroma and our write sequence are not safe with two writers, so writers (ingest, remove, reindex) take
+an exclusive lock for their whole run (fcntl.flock on KB_HOME/kb.lock; released by the kernel when a process
+dies, so a killed `kb ingest` never leaves a stale lock). A second writer waits up to `timeout` seconds, then
+refuses, naming the holder's pid only while that process is alive.
+
+Readers (search, ask, eval, digest, topics, status) hold no lock while they work. The catalog is SQLite in WAL
+mode: a read transaction sees the last committed state while a writer goes on. Only the embedded vector store
+needs the lock: a reader queries it under `try_shared`, a non-blocking shared lock held for the query alone, and
+answers from the catalog's stored embeddings when a writer holds the lock (see kb.store.readview).
 """
 from __future__ import annotations
 
@@ -33,7 +39,7 @@ def kb_lock(path: Path, exclusive: bool = True, timeout: float = 30.0,
                 holder = _holder(fd)
                 if time.monotonic() >= deadline:
                     raise KbError(
-                        f"another kb process{holder} is writing to {path.parent}; waited {timeout:.0f} s. "
+                        f"another kb process{holder} is using {path.parent}; waited {timeout:.0f} s. "
                         "Try again when it has finished (or raise KB_LOCK_TIMEOUT).") from None
                 if on_wait and not told:
                     on_wait(f"waiting for another kb process{holder} using {path.parent} ...")
@@ -42,14 +48,66 @@ def kb_lock(path: Path, exclusive: bool = True, timeout: float = 30.0,
         if exclusive:
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
+        try:
+            yield
+        finally:
+            if exclusive:  # the pid names the writer only while it holds the lock
+                try:
+                    os.ftruncate(fd, 0)
+                except OSError:
+                    pass
     finally:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def _holder(fd: int) -> str:
+@contextmanager
+def try_shared(path: Path) -> Iterator[bool]:
+    """A shared lock if no writer holds the exclusive one: yields True while held, False (at once) when a writer
+    is at work."""
+    fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        pid = os.pread(fd, 32, 0).decode().strip()
-        return f" (pid {pid})" if pid else ""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def writer_pid(path: Path) -> int | None:
+    """The pid of the live process holding the write lock, if one does (None when free or unknown)."""
+    try:
+        fd = os.open(str(path), os.O_RDONLY)
     except OSError:
-        return ""
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return None  # nobody writes
+        except BlockingIOError:
+            return _live_pid(fd)
+    finally:
+        os.close(fd)
+
+
+def _live_pid(fd: int) -> int | None:
+    try:
+        pid = int(os.pread(fd, 32, 0).decode().strip() or 0)
+    except (OSError, ValueError):
+        return None
+    if pid <= 0 or pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None  # written by a writer that was killed; the lock is held by someone else now
+    except PermissionError:
+        pass  # alive, owned by another user
+    return pid
+
+
+def _holder(fd: int) -> str:
+    pid = _live_pid(fd)
+    return f" (pid {pid})" if pid else ""

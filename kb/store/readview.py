@@ -3,17 +3,20 @@
 `ReadView` answers dense queries from the real vector store when that store can be trusted, and otherwise from
 `CatalogVectors`: an exact (brute-force) search over the embeddings the catalog keeps for every chunk. So a lost
 or damaged index does not turn into "no papers match": the answer is still right, only slower, and a warning
-says what is wrong and that `kb reindex` fixes it.
+says what is wrong and that `kb reindex` fixes it. While another process writes (it holds kb's lock), readers do
+not wait: they answer from the embeddings committed in the catalog, read in the command's snapshot.
 """
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from kb.store.catalog import Catalog
 from kb.store.health import REINDEX_HINT, check_index
+from kb.store.lock import try_shared
 from kb.store.vectors import VectorStore, Where, matches, normalize_where
 from kb.types import KbError
 
@@ -93,15 +96,28 @@ class CatalogVectors(_ReadOnly):
 
 class ReadView(_ReadOnly):
     """Dense queries for readers: the real store (`open_store()`, opened on the first query) once it is checked
-    against the catalog; the catalog's own embeddings when it cannot be opened or disagrees with the catalog."""
+    against the catalog; the catalog's own embeddings when it cannot be opened or disagrees with the catalog,
+    or while another process writes (the store is used only under a shared lock on `lock_path`, taken for one
+    call at a time and never waited for; see kb.store.lock)."""
 
-    def __init__(self, catalog: Catalog, open_store: Callable[[], VectorStore]):
+    def __init__(self, catalog: Catalog, open_store: Callable[[], VectorStore], lock_path: Path):
         self.catalog = catalog
         self._open_store = open_store
+        self._lock_path = lock_path
         self._store: VectorStore | None = None
         self._fallback: CatalogVectors | None = None
+        self._committed: CatalogVectors | None = None
         self.problem: str | None = None  # why the catalog's embeddings answer instead of the store
         self.location = ""
+
+    def _call(self, method: str, *args):
+        with try_shared(self._lock_path) as free:
+            if free:
+                return getattr(self._pick(), method)(*args)
+        if self._committed is None:
+            log.info("another kb process is writing; dense search uses the embeddings committed in the catalog")
+            self._committed = self._fallback or CatalogVectors(self.catalog)
+        return getattr(self._committed, method)(*args)
 
     def _pick(self) -> VectorStore:
         if self._fallback is not None:
@@ -125,14 +141,14 @@ class ReadView(_ReadOnly):
         return self._store
 
     def query(self, embedding: Any, k: int, where: Where | None = None) -> list[tuple[str, float]]:
-        return self._pick().query(embedding, k, where)
+        return self._call("query", embedding, k, where)
 
     def ids(self) -> set[str]:
-        return self._pick().ids()
+        return self._call("ids")
 
     def count(self) -> int:
-        return self._pick().count()
+        return self._call("count")
 
     def get_info(self) -> dict:
-        return self._pick().get_info()
+        return self._call("get_info")
 
