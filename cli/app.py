@@ -110,6 +110,10 @@ def status(as_json: bool = JSON) -> None:
             with s.catalog.snapshot():
                 data.update(index=_json.loads(s.catalog.get_meta("index_info") or "null"), **s.catalog.counts())
             index = index_status(s.catalog, lambda: s.store, s.settings.lock_path)
+            if s.catalog.readonly:
+                data["read_only"] = True
+                info(f"KB_HOME {s.settings.home} is read-only: reads work (dense search from the catalog's "
+                     "embeddings); the vector index was not checked")
             data.update(vectors=index["vectors"], problems=[p for p in [index["problem"]] if p])
             if index["writer"] is not None:
                 data["writer"] = index["writer"] or "unknown pid"

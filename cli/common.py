@@ -1,6 +1,7 @@
 """Shared CLI plumbing: logging setup, error mapping, JSON output, progress bars, session opening."""
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import sqlite3
@@ -45,6 +46,10 @@ def errors_to_exit() -> Iterator[None]:
         yield
     except KbError as e:
         raise fail(str(e)) from None
+    except OSError as e:
+        if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS) or not e.filename:
+            raise
+        raise fail(_cannot_write(e)) from None
     except KeyboardInterrupt:
         err("interrupted; rerun the same command to continue where it stopped")
         raise typer.Exit(130) from None
@@ -57,6 +62,18 @@ def errors_to_exit() -> Iterator[None]:
         if message is None:
             raise
         raise fail(message) from None
+
+
+def _cannot_write(e: OSError) -> str:
+    from pathlib import Path
+
+    from kb.settings import default_home
+
+    home = default_home()
+    where = Path(e.filename).expanduser().absolute()
+    inside = where == home or home in where.parents
+    why = "read-only file system" if e.errno == errno.EROFS else "permission denied"
+    return f"cannot write {where}: {why}" + (f" (KB_HOME {home} is read-only)" if inside else "")
 
 
 def print_json(data: Any) -> None:
@@ -85,6 +102,10 @@ def _database_error(s, e: sqlite3.DatabaseError) -> Exception:
     from kb.store.catalog import CatalogDamaged, is_corruption
     from kb.types import KbError
 
+    if "readonly" in str(e):
+        from kb.store.lock import ReadOnlyHome
+
+        return ReadOnlyHome(s.settings.home, str(e))
     if not is_corruption(e):
         return e
     if s.catalog.integrity_problem():

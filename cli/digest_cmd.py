@@ -79,7 +79,9 @@ def digest(
         # writes only its own cache, a separate SQLite file committed paper by paper.
         with s.catalog.snapshot():
             topic_defs = resolve_topics(st.home, s.catalog)
-            with DigestCache(st.home / "cache" / "digest.sqlite") as cache, ProgressBars(enabled=True) as bars:
+            # a read-only KB_HOME: the digest is still written (--out), only not cached
+            cache_path = ":memory:" if s.catalog.readonly else st.home / "cache" / "digest.sqlite"
+            with DigestCache(cache_path) as cache, ProgressBars(enabled=True) as bars:
                 result = build_digest(date, s.catalog, s.embedder, generator, topic=topic, limit=limit,
                                       refresh=refresh, cache=cache, progress=bars, topics=topic_defs)
         text = render(result, fmt)

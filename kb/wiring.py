@@ -49,6 +49,7 @@ class Session:
         catalog (vectors lost with a deleted index are re-added from the catalog's embeddings)."""
         from kb.store.health import repair_index
 
+        self._writable()
         self.catalog.verify()  # never write into a damaged catalog
         store = self.store
         repair_index(self.catalog, store)
@@ -62,12 +63,19 @@ class Session:
 
         return ReadView(self.catalog, lambda: self.store, self.settings.lock_path)
 
+    def _writable(self) -> None:
+        if self.catalog.readonly:
+            from kb.store.lock import ReadOnlyHome
+
+            raise ReadOnlyHome(self.settings.home, f"{self.catalog.path.name} cannot be written")
+
     def _local_chroma(self) -> bool:
         return self.settings.vector_store == "chroma" and not self.settings.chroma_url
 
     def rebuild_store(self):
         """The store for `kb reindex`: a local Chroma folder that cannot be opened is moved aside (kept, named in
         the log) and a new one created, since reindex rebuilds every vector from the catalog anyway."""
+        self._writable()
         self.catalog.verify()  # a damaged catalog would rebuild a damaged index
         try:
             return self.store

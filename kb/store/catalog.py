@@ -8,12 +8,14 @@ FTS5 over chunk text and paper titles gives BM25 for lexical retrieval.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import quote
 
 import numpy as np
 
@@ -93,24 +95,41 @@ def is_corruption(exc: BaseException) -> bool:
 class Catalog:
     """SQLite catalog. Open with `Catalog(path)`; use as a context manager or call `close()`."""
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, readonly: bool | None = None):
+        """`readonly`: open without writing anything (None: when the catalog's folder cannot be written, e.g. a
+        read-only mount or another user's KB_HOME; also when SQLite finds the file itself read-only)."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.is_file() and self.path.stat().st_size == 0 and not _has_wal(self.path):
             # SQLite would take an empty file for a new database: a truncated catalog must not become an empty KB
             raise CatalogDamaged(self.path, "the file is empty (0 bytes)")
+        if readonly is None:
+            readonly = self.path.is_file() and not os.access(self.path.parent, os.W_OK)
+        self.readonly = readonly
+        self._immutable = False
         try:
-            self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+            if readonly:
+                self.db = self.connect()
+            else:
+                self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.executescript(_SCHEMA)
             self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as e:
             if is_corruption(e):
                 raise CatalogDamaged(self.path, str(e)) from e
+            if not readonly and "readonly" in str(e) and self.path.is_file():
+                self.db.close()
+                self.__init__(path, readonly=True)  # the file, not its folder, is read-only
+                return
             raise KbError(f"catalog {self.path} cannot be opened: {e}") from e
         version = self.get_meta("schema_version")
+        if readonly:
+            if version is not None and int(version) != SCHEMA_VERSION:
+                raise KbError(f"catalog {self.path} has schema {version}; this kb expects {SCHEMA_VERSION}")
+            return
         if version is None:
             self.set_meta("schema_version", str(SCHEMA_VERSION))
         elif int(version) != SCHEMA_VERSION:
@@ -177,8 +196,25 @@ class Catalog:
                 self.db.execute("ROLLBACK")
 
     def connect(self) -> sqlite3.Connection:
-        """A second connection to the same file, outside any snapshot of `self.db` (for checks of "now")."""
-        return sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        """A second connection to the same file, outside any snapshot of `self.db` (for checks of "now").
+
+        Read-only catalogs open with mode=ro, which needs the WAL's -shm file; a folder we cannot write holds
+        none after the last writer closed cleanly, so then the file is opened `immutable` (no locking: right
+        while nobody writes it, which a folder we cannot write makes likely but not certain)."""
+        if not self.readonly:
+            return sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        if not self.path.is_file():
+            raise KbError(f"no knowledge base at {self.path.parent} (no catalog, and the folder is read-only)")
+        uri = f"file:{quote(str(self.path.resolve()))}"
+        if not self._immutable:
+            db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30, isolation_level=None)
+            try:
+                db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+                return db
+            except sqlite3.OperationalError:
+                db.close()
+                self._immutable = True
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
 
     # meta ----------------------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

@@ -72,6 +72,8 @@ def index_status(catalog: Catalog, open_store, lock_path) -> dict:
     from kb.store.lock import try_shared, writer_pid
     from kb.types import KbError
 
+    if catalog.readonly:  # embedded Chroma cannot be opened without writing; readers use the catalog's vectors
+        return {"vectors": None, "problem": None, "writer": None}
     with try_shared(lock_path) as free:
         if not free:
             return {"vectors": None, "problem": None, "writer": writer_pid(lock_path) or 0}

@@ -12,6 +12,7 @@ answers from the catalog's stored embeddings when a writer holds the lock (see k
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import time
@@ -21,12 +22,29 @@ from typing import Callable, Iterator
 
 from kb.types import KbError
 
+READ_ONLY_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+class ReadOnlyHome(KbError):
+    """KB_HOME cannot be written: writes refuse with this; reads go on."""
+
+    def __init__(self, home: Path, what: str = ""):
+        self.home = home
+        super().__init__(f"KB_HOME {home} is read-only{f' ({what})' if what else ''}: this command writes to it. "
+                         "Reading commands (search, ask, list, show, status, topics) still work; point KB_HOME "
+                         "at a writable copy to change it.")
+
 
 @contextmanager
 def kb_lock(path: Path, exclusive: bool = True, timeout: float = 30.0,
             on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        if e.errno in READ_ONLY_ERRNOS:
+            raise ReadOnlyHome(path.parent, f"cannot open {path.name}: {e.strerror}") from None
+        raise
     mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
     deadline = time.monotonic() + timeout
     told = False
@@ -63,8 +81,18 @@ def kb_lock(path: Path, exclusive: bool = True, timeout: float = 30.0,
 @contextmanager
 def try_shared(path: Path) -> Iterator[bool]:
     """A shared lock if no writer holds the exclusive one: yields True while held, False (at once) when a writer
-    is at work."""
-    fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o644)
+    is at work. Never creates anything in a read-only KB_HOME: the lock file is then opened read-only (flock works
+    on it), and a home with no lock file at all has never had a writer."""
+    try:
+        fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        if e.errno not in READ_ONLY_ERRNOS:
+            raise
+        try:
+            fd = os.open(str(path), os.O_RDONLY)
+        except FileNotFoundError:
+            yield True
+            return
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

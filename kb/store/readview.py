@@ -122,6 +122,11 @@ class ReadView(_ReadOnly):
     def _pick(self) -> VectorStore:
         if self._fallback is not None:
             return self._fallback
+        if self._store is None and self.catalog.readonly:  # embedded Chroma cannot open without writing
+            log.info("KB_HOME is read-only: dense search uses the embeddings stored in the catalog")
+            self._fallback = CatalogVectors(self.catalog)
+            self.location = self._fallback.location
+            return self._fallback
         if self._store is None:
             try:
                 store = self._open_store()
