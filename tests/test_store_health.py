@@ -84,3 +84,27 @@ def test_reindex_replaces_an_index_it_cannot_open(built):
     code, st = _status(built)
     assert code == 0 and st["vectors"] == st["chunks"] > 0
     assert _dense("phoneme viseme talking head") == expected
+
+
+def test_catalog_vectors_rank_like_the_index(built):
+    """The fallback readers use (the catalog's stored embeddings) ranks like the Chroma index it stands in for."""
+    import numpy as np
+
+    from kb.backends.embedders import get_embedder
+    from kb.store.catalog import Catalog
+    from kb.store.readview import CatalogVectors
+    from kb.store.vectors import ChromaStore
+
+    catalog = Catalog(built / "catalog.sqlite")
+    chroma = ChromaStore(path=built / "chroma")
+    try:
+        fallback = CatalogVectors(catalog)
+        q = np.asarray(get_embedder("fake-hash").embed(["phoneme viseme talking head"])[0])
+        some = sorted({r["paper_id"] for r in catalog.db.execute("SELECT paper_id FROM chunks")})[:2]
+        for where in (None, {"kind": {"$ne": "references"}}, {"paper_id": {"$in": some}}):
+            want, got = chroma.query(q, 10, where), fallback.query(q, 10, where)
+            assert [i for i, _ in got] == [i for i, _ in want], where
+            assert np.allclose([s for _, s in got], [s for _, s in want], atol=1e-4)
+    finally:
+        chroma.close()
+        catalog.close()
