@@ -39,17 +39,14 @@ def fail(msg: str, code: int = 1) -> typer.Exit:
 
 @contextmanager
 def errors_to_exit() -> Iterator[None]:
-    """Expected failures (KbError, a full disk) become one line on stderr and exit code 1; Ctrl-C exits 130."""
+    """Expected failures (KbError, a full disk, a file that cannot be written) become one line on stderr and
+    exit code 1; Ctrl-C exits 130."""
     from kb.types import KbError
 
     try:
         yield
     except KbError as e:
         raise fail(str(e)) from None
-    except OSError as e:
-        if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS) or not e.filename:
-            raise
-        raise fail(_cannot_write(e)) from None
     except KeyboardInterrupt:
         err("interrupted; rerun the same command to continue where it stopped")
         raise typer.Exit(130) from None
@@ -57,6 +54,9 @@ def errors_to_exit() -> Iterator[None]:
         raise
     except Exception as e:  # a full disk anywhere (catalog, vector store, a file kb writes) is one line too
         from kb.diskfull import disk_full_message
+
+        if isinstance(e, OSError) and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and e.filename:
+            raise fail(_cannot_write(e)) from None  # a read-only KB_HOME or output folder
 
         message = disk_full_message(e, "writing")
         if message is None:
