@@ -175,3 +175,39 @@ def test_lock_message_never_names_a_dead_process(tmp_path):
     with kb_lock(lock, exclusive=True, timeout=0.3):  # released: the writer gets it, and clears its pid after
         assert Path(lock).read_text() == str(os.getpid())
     assert Path(lock).read_text() == ""
+
+
+def test_searches_during_a_real_ingest_see_committed_papers_only(built, tmp_path):
+    """A real `kb ingest` of 24 PDFs runs in another process while this one searches again and again: every
+    search succeeds at once with papers that exist, and afterwards index and catalog agree exactly."""
+    from samples.corpus import PAPERS
+    from samples.pdfgen import render_pdf
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(24):
+        spec = dict(PAPERS[i % len(PAPERS)], id=f"2405.{81000 + i}")
+        spec["title"] = f"{spec['title']} (copy {i})"
+        render_pdf(spec, folder / f"{spec['id']}v1.pdf", repeat=6)
+    proc = subprocess.Popen([sys.executable, "-c", "from kb_cli.app import main; main()", "-q", "ingest",
+                             str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ))
+    seen: set[str] = set()
+    during = 0
+    while proc.poll() is None:
+        lock = built / "kb.lock"
+        writing = lock.is_file() and lock.read_text().strip() == str(proc.pid)  # the writer writes its pid there
+        for mode in ("hybrid", "dense"):
+            out = runner.invoke(app, ["search", "phoneme viseme talking head", "--mode", mode, "-k", "10", "--json"])
+            assert out.exit_code == 0, out.output
+            seen |= {p["id"] for p in json.loads(out.stdout)["papers"]}
+        during += writing and proc.poll() is None
+    assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    assert during >= 1, "the ingest ended before any search overlapped it"
+
+    status = runner.invoke(app, ["status", "--json"])
+    assert status.exit_code == 0, status.output
+    data = json.loads(status.stdout)
+    assert data["problems"] == [] and data["vectors"] == data["chunks"]
+    papers = {p["id"] for p in json.loads(runner.invoke(app, ["list", "--json"]).stdout)}
+    assert seen <= papers and len(papers) == len(PAPERS) + 24
