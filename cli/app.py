@@ -91,7 +91,7 @@ def status(as_json: bool = JSON) -> None:
     (a lost or damaged index, a damaged catalog): problems go to stderr and the exit code is 1."""
     import json as _json
 
-    from kb.store.catalog import CatalogDamaged
+    from kb.store.dbfile import CatalogDamaged
     from kb.store.health import index_status
 
     with session() as s:

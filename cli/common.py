@@ -99,7 +99,7 @@ def session(**overrides) -> Iterator:
 
 def _database_error(s, e: sqlite3.DatabaseError) -> Exception:
     """A damaged page met by any command becomes one line naming the damaged file (no traceback)."""
-    from kb.store.catalog import CatalogDamaged, is_corruption
+    from kb.store.dbfile import CatalogDamaged, is_corruption
     from kb.types import KbError
 
     if "readonly" in str(e):

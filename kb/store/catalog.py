@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator
-from urllib.parse import quote
 
 import numpy as np
 
+from kb.store.dbfile import CatalogDamaged, connect_read_only, empty_file, integrity_problem, is_corruption
 from kb.types import Annotation, Chunk, KbError, Page, Paper, Section
 
 SCHEMA_VERSION = 1
@@ -74,24 +74,6 @@ CREATE TABLE IF NOT EXISTS tombstones (chunk_id TEXT PRIMARY KEY);
 META_RANK = {"arxiv-api": 4, "arxiv-atom": 3, "arxiv-jsonl": 3, "digest": 2, "pdf": 1}
 
 
-class CatalogDamaged(KbError):
-    """The catalog file is not a sound SQLite database. The message names the file and what to do."""
-
-    def __init__(self, path: Path, detail: str):
-        self.path = path
-        super().__init__(
-            f"the catalog {path} is damaged ({detail}). Restore it from a backup, or move it aside and run "
-            "`kb ingest` on your sources again to rebuild it (`kb reindex` cannot help: it rebuilds the vector "
-            "index from the catalog)")
-
-
-def is_corruption(exc: BaseException) -> bool:
-    """True for SQLite's words for a damaged file (not for busy, read-only or full)."""
-    text = str(exc).lower()
-    return isinstance(exc, sqlite3.DatabaseError) and any(
-        w in text for w in ("malformed", "not a database", "corrupt", "encrypted"))
-
-
 class Catalog:
     """SQLite catalog. Open with `Catalog(path)`; use as a context manager or call `close()`."""
 
@@ -100,7 +82,7 @@ class Catalog:
         read-only mount or another user's KB_HOME; also when SQLite finds the file itself read-only)."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.is_file() and self.path.stat().st_size == 0 and not _has_wal(self.path):
+        if empty_file(self.path):
             # SQLite would take an empty file for a new database: a truncated catalog must not become an empty KB
             raise CatalogDamaged(self.path, "the file is empty (0 bytes)")
         if readonly is None:
@@ -145,17 +127,9 @@ class Catalog:
         self.db.close()
 
     def integrity_problem(self) -> str | None:
-        """SQLite's quick_check (reads every page: about 0.5 s per 300 MB): None when sound, else its first
-        complaint. For `kb status` and before writes; other reads map a damaged page when they meet one."""
-        try:
-            rows = [r[0] for r in self.db.execute("PRAGMA quick_check(5)")]
-        except sqlite3.DatabaseError as e:
-            return str(e)
-        if rows == ["ok"]:
-            return None
-        found = [line.strip() for r in rows for line in r.splitlines() if line.strip() and "***" not in line]
-        more = f" and {len(found) - 1} more" if len(found) > 1 else ""
-        return f"integrity check: {found[0] if found else rows[0]}{more}"
+        """SQLite's quick_check, for `kb status` and before writes (see kb.store.dbfile); other reads name a
+        damaged page when they meet one."""
+        return integrity_problem(self.db)
 
     def verify(self) -> None:
         """Raise CatalogDamaged unless `integrity_problem()` finds nothing."""
@@ -196,25 +170,11 @@ class Catalog:
                 self.db.execute("ROLLBACK")
 
     def connect(self) -> sqlite3.Connection:
-        """A second connection to the same file, outside any snapshot of `self.db` (for checks of "now").
-
-        Read-only catalogs open with mode=ro, which needs the WAL's -shm file; a folder we cannot write holds
-        none after the last writer closed cleanly, so then the file is opened `immutable` (no locking: right
-        while nobody writes it, which a folder we cannot write makes likely but not certain)."""
+        """A second connection to the same file, outside any snapshot of `self.db` (for checks of "now")."""
         if not self.readonly:
             return sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
-        if not self.path.is_file():
-            raise KbError(f"no knowledge base at {self.path.parent} (no catalog, and the folder is read-only)")
-        uri = f"file:{quote(str(self.path.resolve()))}"
-        if not self._immutable:
-            db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30, isolation_level=None)
-            try:
-                db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-                return db
-            except sqlite3.OperationalError:
-                db.close()
-                self._immutable = True
-        return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
+        db, self._immutable = connect_read_only(self.path, self._immutable)
+        return db
 
     # meta ----------------------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -453,11 +413,6 @@ class Catalog:
             "failed_sources": one("SELECT COUNT(*) FROM sources WHERE status = 'error'"),
             "annotations": one("SELECT COUNT(*) FROM annotations"),
         }
-
-
-def _has_wal(path: Path) -> bool:
-    wal = path.with_name(path.name + "-wal")
-    return wal.is_file() and wal.stat().st_size > 0
 
 
 def paper_to_dict(paper: Paper) -> dict:
