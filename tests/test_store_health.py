@@ -108,3 +108,31 @@ def test_catalog_vectors_rank_like_the_index(built):
     finally:
         chroma.close()
         catalog.close()
+
+
+def test_a_store_that_fails_on_query_falls_back_with_a_warning(built, caplog):
+    """A store that opens and counts right but breaks when queried (chromadb raises its own types) must not
+    become a traceback: the reader says so and answers from the catalog's embeddings."""
+    import numpy as np
+
+    from kb.backends.embedders import get_embedder
+    from kb.store.catalog import Catalog
+    from kb.store.readview import CatalogVectors, ReadView
+    from kb.store.vectors import ChromaStore
+
+    class Broken(ChromaStore):
+        def query(self, embedding, k, where=None):
+            raise RuntimeError("Error executing plan: Internal error: Error finding id")
+
+    catalog = Catalog(built / "catalog.sqlite")
+    store = Broken(path=built / "chroma")
+    try:
+        view = ReadView(catalog, lambda: store, built / "kb.lock")
+        q = np.asarray(get_embedder("fake-hash").embed(["phoneme viseme talking head"])[0])
+        with caplog.at_level(logging.WARNING, logger="kb.store.readview"):
+            got = view.query(q, 5)
+        assert got == CatalogVectors(catalog).query(q, 5) and got
+        assert "Error finding id" in view.problem and any("kb reindex" in r.getMessage() for r in caplog.records)
+    finally:
+        store.close()
+        catalog.close()

@@ -119,7 +119,15 @@ class ReadView(_ReadOnly):
     def _call(self, method: str, *args):
         with try_shared(self._lock_path) as free:
             if free:
-                return getattr(self._pick(), method)(*args)
+                store = self._pick()
+                try:
+                    return getattr(store, method)(*args)
+                except (KbError, ValueError):  # our own messages and bad filters: the fallback would say the same
+                    raise
+                except Exception as e:  # the store failed in its own way (chromadb raises many types)
+                    if store is self._fallback:
+                        raise
+                    return getattr(self._give_up(f"the vector index at {store.location} failed: {e}"), method)(*args)
         if self._committed is None:
             log.info("another kb process is writing; dense search uses the embeddings committed in the catalog")
             self._committed = self._fallback or CatalogVectors(self.catalog)
@@ -139,17 +147,20 @@ class ReadView(_ReadOnly):
                 problem = check_index(self.catalog, store)
             except KbError as e:
                 store, problem = None, f"{e}"
-            if problem is None:
-                self._store = store
-                self.location = store.location  # type: ignore[union-attr]
-            else:
-                self.problem = problem
-                log.warning("%s. Answering from the embeddings stored in the catalog (slower)%s.", problem,
-                            "" if REINDEX_HINT in problem else f"; {REINDEX_HINT}")
-                self._fallback = CatalogVectors(self.catalog)
-                self.location = self._fallback.location
-                return self._fallback
+            if problem is not None:
+                return self._give_up(problem)
+            self._store = store
+            self.location = store.location  # type: ignore[union-attr]
         return self._store
+
+    def _give_up(self, problem: str) -> CatalogVectors:
+        """Answer from the catalog's embeddings from now on, and say why."""
+        self.problem = problem
+        log.warning("%s. Answering from the embeddings stored in the catalog (slower)%s.", problem,
+                    "" if REINDEX_HINT in problem else f"; {REINDEX_HINT}")
+        self._fallback = CatalogVectors(self.catalog)
+        self.location = self._fallback.location
+        return self._fallback
 
     def query(self, embedding: Any, k: int, where: Where | None = None) -> list[tuple[str, float]]:
         return self._call("query", embedding, k, where)
