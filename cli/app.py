@@ -61,7 +61,8 @@ def list_papers(
     kind: Optional[str] = typer.Option(None, "--kind", help="Only papers with a source of this kind: pdf, digest, arxiv."),
     as_json: bool = JSON,
 ) -> None:
-    """List papers. A paper's date is its digest page's date, else its arXiv date, else its PDF's date."""
+    """List papers. A paper's date is its digest page's date, else its arXiv announcement date (`kb fetch`), else
+    its arXiv submission date, else its PDF's date."""
     with session() as s:
         rows = s.catalog.list_papers(date=date, topic=topic, kind=kind, since=since, until=until)
         data = [render.paper_row(r) for r in rows]
@@ -218,6 +219,10 @@ digest_cmd.register(app)
 
 from kb_cli import ask_cmd  # noqa: E402
 ask_cmd.register(app)
+
+
+from kb_cli import fetch_cmd  # noqa: E402
+fetch_cmd.register(app)
 
 
 def main() -> None:

@@ -108,20 +108,20 @@ def _summary(d) -> str:
 
 def topics(
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON on stdout."),
-    init: bool = typer.Option(False, "--init", help="Write the current topics to KB_HOME/topics.toml to edit."),
+    init: bool = typer.Option(False, "--init", help="Write a commented example KB_HOME/topics.toml to edit "
+                              "(five topics with arXiv subscriptions, plus those of ingested digest pages)."),
 ) -> None:
     """List the digest topics: KB_HOME/topics.toml if it exists (name, description, keywords per [[topic]]),
     else the topics of ingested digest pages with keywords taken from their papers' titles."""
-    from kb.digest.topics import resolve_topics, save_topics, topics_path
+    from kb.digest.topics import load_topics, resolve_topics, topics_path, write_example_topics
 
     with session() as s, errors_to_exit():
         path = topics_path(s.settings.home)
         with s.catalog.snapshot():
             found = resolve_topics(s.settings.home, s.catalog)
         if init:
-            if path.exists():
-                raise fail(f"{path} exists already; edit it (or remove it to start again from the defaults)")
-            save_topics(path, found)
+            write_example_topics(path, found)
+            found = load_topics(path) or []
             info(f"wrote {len(found)} topics to {path}")
     if as_json:
         print_json({"file": str(path), "configured": path.is_file(), "topics": [t.to_dict() for t in found]})

@@ -49,7 +49,10 @@ class Settings(BaseSettings):
     n_threads: int | None = Field(None, description="Generation threads; default: available cores")
     seed: int = Field(0, description="Sampling seed (generation is deterministic for a given seed)")
     max_answer_tokens: int = Field(200, description="Tokens generated per answer")
-    arxiv_api_url: str = Field("http://export.arxiv.org/api/query", description="arXiv API endpoint for `kb ingest arxiv:ID`")
+    arxiv_api_url: str = Field("http://export.arxiv.org/api/query", description="arXiv API endpoint (`kb ingest arxiv:ID`, `kb fetch`)")
+    arxiv_feed_url: str = Field("https://rss.arxiv.org/atom", description="arXiv Atom listing feed base; kb appends /cat+cat")
+    arxiv_delay: float = Field(3.0, ge=0, description="Seconds between any two requests to arXiv from this KB_HOME")
+    contact: str = Field("", description="Your e-mail, sent in the User-Agent of requests to arXiv (arXiv asks for one)")
     lock_timeout: float = Field(30.0, description="Seconds a writer waits for another kb process before giving up")
 
     @classmethod

@@ -7,6 +7,10 @@ A topic is a name, an optional description and a list of keywords. Users define 
     description = "Generative diffusion and score-based models for images, video and audio"
     keywords = ["diffusion", "denoising", "score-based"]
 
+A topic is also an arXiv subscription for `kb fetch` (kb.feeds): `query` in the arXiv API's search syntax,
+`categories` whose daily listing it reads, `cross_lists` (default true) and `replacements` (default false) for
+those listing entries, and `pdf` (default false) to download full texts. All keys but `name` are optional.
+
 Without that file the topics are the ones seen in ingested digest pages (each page is one topic), with keywords
 derived from the titles of their papers (words frequent in one topic's titles and rare in the others').
 
@@ -52,6 +56,16 @@ class Topic:
     keywords: list[str] = field(default_factory=list)
     source: str = "config"
     papers: int = 0  # catalog papers whose digest page listed them under this name (for `kb topics`)
+    query: str = ""  # arXiv API search_query, e.g. 'ti:"gaussian splatting" OR abs:3DGS'
+    categories: list[str] = field(default_factory=list)  # arXiv categories whose listing `kb fetch` reads
+    cross_lists: bool = True  # keep listing entries cross-listed into the categories
+    replacements: bool = False  # keep listing entries that are new versions of older papers
+    pdf: bool = False  # `kb fetch` downloads this topic's PDFs
+
+    @property
+    def subscribed(self) -> bool:
+        """Whether `kb fetch` has something to ask arXiv for this topic."""
+        return bool(self.query or self.categories)
 
     @property
     def configured(self) -> bool:
@@ -64,7 +78,9 @@ class Topic:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "description": self.description, "keywords": list(self.keywords),
-                "source": self.source, "papers": self.papers}
+                "source": self.source, "papers": self.papers, "query": self.query,
+                "categories": list(self.categories), "cross_lists": self.cross_lists,
+                "replacements": self.replacements, "pdf": self.pdf}
 
 
 def topics_path(home: Path) -> Path:
@@ -99,8 +115,31 @@ def load_topics(path: Path) -> list[Topic] | None:
         if name.strip().lower() in seen:
             raise KbError(f"{path}: topic '{name}' is defined twice")
         seen.add(name.strip().lower())
-        topics.append(Topic(name.strip(), description.strip(), [k.strip() for k in keywords if k.strip()]))
+        topic = Topic(name.strip(), description.strip(), [k.strip() for k in keywords if k.strip()])
+        _subscription(item, topic, f"{path}: topic '{name}'")
+        topics.append(topic)
     return topics
+
+
+def _subscription(item: dict, topic: Topic, where: str) -> None:
+    """Read the optional arXiv subscription keys of one [[topic]] table into `topic` (KbError when mistyped)."""
+    query = item.get("query", "")
+    if not isinstance(query, str):
+        raise KbError(f"{where}: query must be a string in the arXiv search syntax")
+    categories = item.get("categories", [])
+    if not isinstance(categories, list) or not all(isinstance(c, str) and c.strip() for c in categories):
+        raise KbError(f"{where}: categories must be a list of arXiv categories, e.g. [\"cs.CV\", \"cs.GR\"]")
+    bad = [c for c in categories if not re.fullmatch(r"[A-Za-z\-]+(\.[A-Za-z\-]+)?", c.strip())]
+    if bad:
+        raise KbError(f"{where}: '{bad[0]}' is not an arXiv category (e.g. cs.CV, astro-ph, math.AG)")
+    for key in ("cross_lists", "replacements", "pdf"):
+        if key in item and not isinstance(item[key], bool):
+            raise KbError(f"{where}: {key} must be true or false")
+    topic.query = query.strip()
+    topic.categories = [c.strip() for c in categories]
+    topic.cross_lists = item.get("cross_lists", True)
+    topic.replacements = item.get("replacements", False)
+    topic.pdf = item.get("pdf", False)
 
 
 def save_topics(path: Path, topics: Sequence[Topic]) -> Path:
@@ -112,13 +151,45 @@ def save_topics(path: Path, topics: Sequence[Topic]) -> Path:
     blocks = []
     for t in topics:
         kws = ", ".join(q(k) for k in t.keywords)
-        blocks.append(f"[[topic]]\nname = {q(t.name)}\ndescription = {q(t.description)}\nkeywords = [{kws}]\n")
+        block = f"[[topic]]\nname = {q(t.name)}\ndescription = {q(t.description)}\nkeywords = [{kws}]\n"
+        if t.query:
+            block += f"query = {q(t.query)}\n"
+        if t.categories:
+            block += f"categories = [{', '.join(q(c) for c in t.categories)}]\n"
+        if t.subscribed:
+            block += (f"cross_lists = {str(t.cross_lists).lower()}\nreplacements = {str(t.replacements).lower()}\n"
+                      f"pdf = {str(t.pdf).lower()}\n")
+        blocks.append(block)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text("\n".join(blocks), encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def write_example_topics(path: Path, found: Sequence[Topic] = ()) -> Path:
+    """Write the commented example topics.toml (kb.digest.topics_example), followed by the topics in `found`
+    (e.g. those of ingested digest pages) that it does not already name. Refuses to overwrite a file."""
+    from kb.digest.topics_example import EXAMPLE_TOPICS
+
+    path = Path(path)
+    if path.exists():
+        raise KbError(f"{path} exists already; edit it (or remove it to start again from the example)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_topics(tmp, [t for t in found if t.name.casefold() not in _example_names()])
+    extra = tmp.read_text(encoding="utf-8")
+    tmp.write_text(EXAMPLE_TOPICS + ("\n# Topics seen on ingested digest pages\n\n" + extra if extra else ""),
+                   encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _example_names() -> set[str]:
+    from kb.digest.topics_example import EXAMPLE_TOPICS
+
+    return {t["name"].casefold() for t in tomllib.loads(EXAMPLE_TOPICS)["topic"]}
 
 
 def _title_words(title: str) -> list[str]:

@@ -89,15 +89,10 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def ingest(items: list[str], catalog: Catalog, embedder, store, opts: IngestOptions | None = None,
-           progress: Progress | None = None) -> IngestReport:
-    """Ingest files/folders/globs/arXiv refs. One bad input never stops the batch; see IngestReport.errors."""
+def _open_index(catalog: Catalog, embedder, store, opts: IngestOptions) -> None:
+    """Refuse a catalog or store built with other settings; record the settings of a new one."""
     from kb.store.vectors import check_compatible
 
-    opts = opts or IngestOptions()
-    progress = progress or (lambda *a, **k: None)
-    t0 = time.perf_counter()
-    report = IngestReport()
     info = index_info(embedder, opts)
     with _disk_full_guard("recording the index settings", catalog):
         check_catalog_compatible(catalog, info)
@@ -105,6 +100,39 @@ def ingest(items: list[str], catalog: Catalog, embedder, store, opts: IngestOpti
             store.set_info(info)
         check_compatible(store, info)
         catalog.set_meta("index_info", json.dumps(info, sort_keys=True))
+
+
+def ingest_papers(papers: list[Paper], catalog: Catalog, embedder, store, opts: IngestOptions | None = None,
+                  progress: Progress | None = None) -> IngestReport:
+    """Store papers parsed elsewhere (e.g. an arXiv listing fetched by kb.feeds), each in its own transaction
+    under the source "arxiv:ID" (as `kb ingest arxiv:ID` records it), then embed and index them."""
+    opts = opts or IngestOptions()
+    progress = progress or (lambda *a, **k: None)
+    t0 = time.perf_counter()
+    report = IngestReport(files=len(papers))
+    _open_index(catalog, embedder, store, opts)
+    for i, paper in enumerate(papers):
+        progress("paper", index=i, total=len(papers), title=paper.title)
+        source = f"arxiv:{paper_id(paper)}"
+        with _disk_full_guard(f"storing {source}", catalog), catalog.transaction():
+            _store_papers([paper], source, paper.source_kind or "arxiv-api", catalog, embedder, opts, report)
+        report.parsed += 1
+    progress("paper", index=len(papers), total=len(papers), title="")
+    with _disk_full_guard("writing embeddings and vectors", catalog):
+        sync_store(catalog, embedder, store, opts.batch_size, progress, report)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def ingest(items: list[str], catalog: Catalog, embedder, store, opts: IngestOptions | None = None,
+           progress: Progress | None = None) -> IngestReport:
+    """Ingest files/folders/globs/arXiv refs. One bad input never stops the batch; see IngestReport.errors."""
+    opts = opts or IngestOptions()
+    progress = progress or (lambda *a, **k: None)
+    t0 = time.perf_counter()
+    report = IngestReport()
+    _open_index(catalog, embedder, store, opts)
+    with _disk_full_guard("writing embeddings and vectors", catalog):
         sync_store(catalog, embedder, store, opts.batch_size, progress, report)  # finish an interrupted run first
     inputs, errors = expand_inputs(items)
     # Metadata sources first: a paper's title is settled before its PDF is chunked and embedded, so PDF chunks

@@ -71,6 +71,8 @@ CREATE TABLE IF NOT EXISTS tombstones (chunk_id TEXT PRIMARY KEY);
 
 # Which source's metadata wins when several describe one paper: arXiv's own records, then digest pages, then
 # what a PDF parser could read from the page.
+# A paper's date: its digest page's date, else its arXiv announcement date, else its submission or PDF date.
+DATE_SQL = "COALESCE(p.digest_date, json_extract(p.extra, '$.announced'), p.published)"
 META_RANK = {"arxiv-api": 4, "arxiv-atom": 3, "arxiv-jsonl": 3, "digest": 2, "pdf": 1}
 
 
@@ -287,20 +289,21 @@ class Catalog:
 
     def list_papers(self, date: str | None = None, topic: str | None = None, kind: str | None = None,
                     since: str | None = None, until: str | None = None) -> list[sqlite3.Row]:
-        """Papers with their effective date: digest date, else arXiv published date (see kb.dates)."""
-        sql = ("SELECT p.*, COALESCE(p.digest_date, p.published) AS date,"
+        """Papers with their effective date (DATE_SQL): the digest page's date, else the arXiv announcement date
+        (recorded by `kb fetch`), else the arXiv submission / PDF date."""
+        sql = (f"SELECT p.*, {DATE_SQL} AS date,"
                " (SELECT COUNT(*) FROM chunks c WHERE c.paper_id = p.id) AS chunk_count,"
                " (SELECT group_concat(DISTINCT kind) FROM paper_sources s WHERE s.paper_id = p.id) AS kinds"
                " FROM papers p WHERE 1=1")
         args: list = []
         if date:
-            sql += " AND COALESCE(p.digest_date, p.published) = ?"
+            sql += f" AND {DATE_SQL} = ?"
             args.append(date)
         if since:
-            sql += " AND COALESCE(p.digest_date, p.published) >= ?"
+            sql += f" AND {DATE_SQL} >= ?"
             args.append(since)
         if until:
-            sql += " AND COALESCE(p.digest_date, p.published) <= ?"
+            sql += f" AND {DATE_SQL} <= ?"
             args.append(until)
         if topic:
             sql += " AND EXISTS (SELECT 1 FROM json_each(p.topics) t WHERE lower(t.value) = lower(?))"

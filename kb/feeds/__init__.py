@@ -1,0 +1,1 @@
+"""arXiv subscriptions: the daily listing, API queries, polite HTTP, the fetch journal, `kb daily`."""
