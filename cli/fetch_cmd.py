@@ -34,10 +34,14 @@ class FetchBars(ProgressBars):
             super().__call__(event, **kw)
 
 
-def _parts(s, refresh: bool):
-    """The polite client, endpoints and storage collaborators, from settings."""
+def _parts(s, refresh: bool, lock_writes: bool):
+    """The polite client, endpoints and storage collaborators, from settings. With `lock_writes`, each write
+    takes the KB_HOME writer lock (else the caller holds it)."""
+    from contextlib import nullcontext
+
     from kb.feeds.client import PoliteClient
     from kb.feeds.fetch import Sources, Store
+    from kb.store.lock import kb_lock
 
     st = s.settings
     client = PoliteClient(st.home / "cache" / "arxiv", delay=st.arxiv_delay, contact=st.contact, refresh=refresh,
@@ -45,7 +49,9 @@ def _parts(s, refresh: bool):
     if not st.contact:
         info("note: set KB_CONTACT (your e-mail) so arXiv can reach you about your requests: kb config set contact ...")
     sources = Sources(client, st.arxiv_api_url, st.arxiv_feed_url)
-    store = Store(s.catalog, s.embedder, s.store, s.ingest_options(), st.home / "papers")
+    writer = (lambda: kb_lock(st.lock_path, exclusive=True, timeout=st.lock_timeout, on_wait=info)) \
+        if lock_writes else nullcontext
+    store = Store(s.catalog, s.embedder, s.store, s.ingest_options(), st.home / "papers", writer)
     return sources, store
 
 
@@ -90,7 +96,6 @@ def fetch(
     rerun after an interruption to finish."""
     from kb.digest.day import check_date
     from kb.feeds.fetch import fetch_announced, fetch_submitted
-    from kb.store.lock import kb_lock
 
     if (since is None) != (until is None):
         raise fail("--since and --until go together (a backfill range)", code=2)
@@ -100,17 +105,16 @@ def fetch(
         for d in (date, since, until):
             if d:
                 check_date(d)
-        sources, store = _parts(s, refresh)
+        sources, store = _parts(s, refresh, lock_writes=True)
         journal_dir = s.settings.home / "fetch"
         topics = _topics(s, topic)
-        with kb_lock(s.settings.lock_path, exclusive=not dry_run, timeout=s.settings.lock_timeout, on_wait=info):
-            with FetchBars(enabled=not as_json) as bars:
-                if since:
-                    report = fetch_submitted(since, until, topics, sources, store, journal_dir, pdf=pdf,
-                                             dry_run=dry_run, progress=bars)
-                else:
-                    report = fetch_announced(date, topics, sources, store, journal_dir, pdf=pdf, dry_run=dry_run,
-                                             progress=bars)
+        with FetchBars(enabled=not as_json) as bars:
+            if since:
+                report = fetch_submitted(since, until, topics, sources, store, journal_dir, pdf=pdf,
+                                         dry_run=dry_run, progress=bars)
+            else:
+                report = fetch_announced(date, topics, sources, store, journal_dir, pdf=pdf, dry_run=dry_run,
+                                         progress=bars)
         if report.errors and not as_json:
             for e in report.errors:
                 err(f"error: {e}")
@@ -156,7 +160,7 @@ def daily(
             with _temporary_failures_exit():
                 if date:
                     check_date(date)
-                sources, store = _parts(s, refresh=False)
+                sources, store = _parts(s, refresh=False, lock_writes=False)  # daily holds the lock throughout
                 topics = _topics(s, None)
                 generator = get_generator(st.model, st.llm_url, n_ctx=st.n_ctx, n_threads=st.n_threads,
                                           seed=st.seed, api_key=st.llm_api_key)

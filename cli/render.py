@@ -19,7 +19,18 @@ def ingest_report(r) -> None:
 def paper_row(r) -> dict:
     return {"id": r["id"], "date": r["date"], "title": r["title"], "authors": json.loads(r["authors"]),
             "topics": json.loads(r["topics"]), "sources": (r["kinds"] or "").split(","),
-            "chunks": r["chunk_count"], "pages": r["page_count"]}
+            "chunks": r["chunk_count"], "pages": r["page_count"], "dated_by": _dated_by(r)}
+
+
+def _dated_by(r) -> str | None:
+    """Which date `date` is (see README, Dates): digest page, arXiv announcement, submission, or PDF."""
+    if r["digest_date"]:
+        return "digest page"
+    if json.loads(r["extra"] or "{}").get("announced"):
+        return "announcement"
+    if r["published"]:
+        return "submission" if r["arxiv_id"] and "arxiv" in (r["kinds"] or "") else "pdf"
+    return None
 
 
 def paper_table(rows: list[dict]) -> None:
@@ -28,7 +39,8 @@ def paper_table(rows: list[dict]) -> None:
         return
     for d in rows:
         topics = ", ".join(d["topics"])
-        print(f"{d['id']:<16} {d['date'] or '----------':<10}  {d['title'][:70]:<70}  [{topics}]")
+        by = "  (dated by submission)" if d["dated_by"] == "submission" else ""
+        print(f"{d['id']:<16} {d['date'] or '----------':<10}  {d['title'][:70]:<70}  [{topics}]{by}")
     info(f"{len(rows)} paper(s)")
 
 

@@ -45,6 +45,7 @@ class FakeArxiv:
     requests: list[dict] = field(default_factory=list)
     open_now: int = 0
     open_max: int = 0
+    hook: object = None  # called with the request path before answering (tests look at the client's state)
     lock: threading.Lock = field(default_factory=threading.Lock)
     base: str = ""
 
@@ -212,6 +213,8 @@ class _Handler(BaseHTTPRequestHandler):
             if fault:
                 st.faults.remove(fault)
         try:
+            if st.hook is not None:
+                st.hook(self.path)
             time.sleep(0.02)  # a little service time, so overlapping connections would show
             if fault:
                 return self._send(fault[1], b"slow down", "text/plain", fault[2])

@@ -61,6 +61,7 @@ def test_announced_day_selects_per_topic_and_is_polite(arxiv):
     listed = json.loads(runner.invoke(app, ["list", "--date", DAY, "--json"]).stdout)
     assert {p["id"] for p in listed} == {"2405.20001", "2405.20003", "2405.20005"}
     assert json.loads(runner.invoke(app, ["list", "--date", "2024-05-21", "--json"]).stdout) == []
+    assert {p["dated_by"] for p in listed} == {"announcement"}
 
 
 def test_second_run_of_the_day_sends_no_request(arxiv):
@@ -154,7 +155,7 @@ def test_dry_run_stores_nothing(arxiv, kb_env):
     assert result.exit_code == 0, result.stderr
     assert "would store 3 papers (3 new, 0 updated)" in result.stdout
     assert json.loads(runner.invoke(app, ["list", "--json"]).stdout) == []
-    assert not (kb_env / "fetch" / f"{DAY}.json").exists()
+    assert not list((kb_env / "fetch").glob(f"{DAY}*"))  # no journal: the real run will do the work
 
 
 def test_pdf_download_checks_content_and_size_then_ingests_full_text(arxiv, kb_env, monkeypatch):
@@ -188,6 +189,8 @@ def test_backfill_is_dated_by_submission(arxiv):
     assert all("submittedDate" in p for p in api) and len(api) == 2
     listed = json.loads(runner.invoke(app, ["list", "--date", "2024-05-23", "--json"]).stdout)
     assert {p["id"] for p in listed} == {"2405.20005", "2405.20006"}
+    assert {p["dated_by"] for p in listed} == {"submission"}
+    assert "(dated by submission)" in runner.invoke(app, ["list", "--date", "2024-05-23"]).stdout
     result = runner.invoke(app, ["fetch", "--since", "2024-05-22", "--until", "2024-05-23"])
     assert "(dated by submission)" in result.stdout
 
@@ -266,3 +269,64 @@ def test_topics_init_writes_the_commented_example(kb_env):
     expected = {p.stem for p in pages.glob("*/*.md")} if pages.is_dir() else {
         "3DGS", "Diffusion Models", "NeRF", "Talking Head Generation", "元宇宙_虚拟人"}
     assert names == expected
+
+
+def test_fetch_does_not_hold_the_writer_lock_while_talking_to_arxiv(arxiv, kb_env):
+    from kb.store.lock import kb_lock
+    from kb.types import KbError
+
+    free = []
+
+    def hook(path):
+        try:
+            with kb_lock(kb_env / "kb.lock", exclusive=True, timeout=0):
+                free.append(path)
+        except KbError:
+            pass
+
+    arxiv.hook = hook
+    fetch_json("--date", DAY, "--pdf")
+    assert len(free) == len(arxiv.requests) == 5  # listing, API query, three PDFs: another writer could go on
+
+
+def test_a_past_day_the_feed_no_longer_holds_points_to_backfill(arxiv):
+    result = runner.invoke(app, ["fetch", "--date", "2024-05-23"])
+    assert result.exit_code == 1
+    assert "only holds its latest announcement (2024-05-24)" in result.stderr
+    assert "kb fetch --since 2024-05-23 --until 2024-05-23" in result.stderr
+
+
+def test_progress_reports_topics_papers_and_pdfs(arxiv, kb_env):
+    from kb.backends.embedders import get_embedder
+    from kb.digest.topics import load_topics
+    from kb.feeds.client import PoliteClient
+    from kb.feeds.fetch import Sources, Store, fetch_announced
+    from kb.ingest.pipeline import IngestOptions
+    from kb.store.catalog import Catalog
+    from kb.store.vectors import open_store
+
+    events = []
+    client = PoliteClient(kb_env / "cache" / "arxiv", delay=DELAY)
+    sources = Sources(client, arxiv.base + "/api/query", arxiv.base + "/atom")
+    kb_env.mkdir(parents=True, exist_ok=True)
+    with Catalog(kb_env / "catalog.sqlite") as catalog:
+        store = Store(catalog, get_embedder("fake-hash"), open_store("memory", kb_env / "chroma"), IngestOptions(),
+                      kb_env / "papers")
+        report = fetch_announced(DAY, load_topics(kb_env / "topics.toml"), sources, store, kb_env / "fetch",
+                                 pdf=True, progress=lambda event, **kw: events.append((event, kw.get("index"),
+                                                                                      kw.get("total"))))
+    assert report.count("new") == 3
+    assert [e for e in events if e[0] == "topic"] == [("topic", 1, 2), ("topic", 2, 2)]
+    assert ("paper", 3, 3) in events and ("pdf", 3, 3) in events
+
+
+def test_one_topic_then_all_topics(arxiv):
+    one = fetch_json("--date", DAY, "--topic", "nerf")
+    assert [t["name"] for t in one["topics"]] == ["NeRF"] and one["new"] == 2
+    assert [r["path"] for r in arxiv.requests] == ["/atom/cs.GR"]  # NeRF has no query: the listing only
+    both = fetch_json("--date", DAY)
+    status = {p["id"]: p["status"] for p in both["papers"]}
+    assert status == {"2405.20001": "skipped", "2405.20005": "skipped", "2405.20003": "new"}
+    sent = len(arxiv.requests)
+    assert fetch_json("--date", DAY)["requests"] == 0 and len(arxiv.requests) == sent
+    assert runner.invoke(app, ["fetch", "--topic", "nope"]).exit_code == 1

@@ -51,7 +51,7 @@ def run_daily(day: str | None, topics: list[Topic], sources: Sources, store: Sto
         report.message = (f"arXiv announced nothing on {fetched.date}; nearest announced dates: "
                           f"{', '.join(fetched.nearest)}")
         return report
-    journal = Journal(journal_path(journal_dir, fetched.date))
+    journal = Journal(journal_path(journal_dir, fetched.date, [t for t in topics if t.subscribed]))
     target = Path(digests_dir) / f"{fetched.date}.md"
     previous = journal.data.get("digest") or {}
     if fetched.already_done and target.is_file() and previous.get("path") == str(target):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date as Date
 from pathlib import Path
@@ -100,13 +101,16 @@ class FetchReport:
 
 @dataclass
 class Store:
-    """What storing needs: the catalog, embedder, vector store and ingest options (kb.wiring builds them)."""
+    """What storing needs: the catalog, embedder, vector store and ingest options (kb.wiring builds them), and
+    `writer`, entered around each write (the CLI passes the KB_HOME writer lock, so other kb commands are not
+    kept waiting through politeness delays and downloads)."""
 
     catalog: object
     embedder: object
     store: object
     options: object
     papers_dir: Path
+    writer: Callable[[], AbstractContextManager] = nullcontext
 
 
 def _wanted_kinds(t: Topic) -> set[str]:
@@ -136,23 +140,23 @@ def fetch_announced(day: str | None, topics: list[Topic], sources: Sources, stor
                           "categories; add categories = [...] to it in topics.toml (or use --since/--until)")
     report = FetchReport(date=day, mode="announced", dry_run=dry_run, topics=[TopicReport(t.name) for t in topics])
     if day is not None:
-        journal = Journal(journal_path(journal_dir, day))
+        journal = Journal(journal_path(journal_dir, day, topics))
         if _finished(journal, topics, pdf, sources):
             return _from_journal(report, journal, t0)
     categories = sorted({c for t in topics for c in topic_categories(t)})
     url = feed_url(sources.feed_url, categories)
     before = sources.client.stats.sent
-    listing = parse_listing(sources.client.get(url, max_age=LISTING_MAX_AGE), url)
+    # "the latest listing" is cached for an hour only; a given day's listing for the day (see client)
+    listing = parse_listing(sources.client.get(url, max_age=LISTING_MAX_AGE if day is None else None), url)
     if day is not None and listing.day != day and sources.client.stats.sent == before:
         sources.client.forget(url)  # a listing cached before the day was announced: ask again
         listing = parse_listing(sources.client.get(url), url)
-    listing_requests = sources.client.stats.sent - before
     listed = listing.day
     if day is None:
         if listed is None:
             raise KbError(f"{url}: the listing does not say which day it is")
         day = report.date = listed
-        journal = Journal(journal_path(journal_dir, day))
+        journal = Journal(journal_path(journal_dir, day, topics))
         if _finished(journal, topics, pdf, sources):
             return _from_journal(report, journal, t0)
     weekend = Date.fromisoformat(day).weekday() >= 5
@@ -186,8 +190,6 @@ def fetch_announced(day: str | None, topics: list[Topic], sources: Sources, stor
             names.append(t.name)
         tr.found = sum(1 for e in candidates if e.arxiv_id in matched)
         progress("topic", index=i + 1, total=len(topics), name=t.name)
-    if report.topics:
-        report.topics[0].requests += listing_requests
     papers = []
     for arxiv_id, (paper, entry, names) in chosen.items():
         paper.topics = names
@@ -211,7 +213,7 @@ def fetch_submitted(since: str, until: str, topics: list[Topic], sources: Source
     topics = _subscribed(topics)
     report = FetchReport(date=None, mode="submitted", since=since, until=until, dry_run=dry_run,
                          topics=[TopicReport(t.name) for t in topics])
-    journal = Journal(journal_path(journal_dir, f"submitted-{since}-{until}"))
+    journal = Journal(journal_path(journal_dir, f"submitted-{since}-{until}", topics))
     if _finished(journal, topics, pdf, sources):
         return _from_journal(report, journal, t0)
     chosen: dict[str, Paper] = {}
@@ -314,7 +316,8 @@ def _finish(report: FetchReport, papers: list[Paper], topics: list[Topic], journ
     t_ingest = time.perf_counter()
     for i in range(0, len(todo), STORE_BATCH):
         batch = todo[i:i + STORE_BATCH]
-        ingest_papers(batch, store.catalog, store.embedder, store.store, store.options, progress=progress)
+        with store.writer():
+            ingest_papers(batch, store.catalog, store.embedder, store.store, store.options, progress=progress)
         journal.data["stored"].update({p.arxiv_id: p.arxiv_version for p in batch})
         journal.save()
     want_pdf = [p for p in papers if pdf or any(by_topic[n].pdf for n in p.topics if n in by_topic)]
@@ -347,7 +350,8 @@ def _pdf(p: Paper, journal: Journal, store: Store, sources: Sources) -> bool:
         raise KbError("no PDF link")
     if not target.is_file():
         sources.client.download(p.pdf_url, target, MAX_PDF_BYTES)
-    result = ingest([str(target)], store.catalog, store.embedder, store.store, store.options)
+    with store.writer():
+        result = ingest([str(target)], store.catalog, store.embedder, store.store, store.options)
     if result.errors:
         raise KbError(f"downloaded {target.name} but could not ingest it: {result.errors[0][1]}")
     journal.data["pdfs"][p.arxiv_id] = key

@@ -1,4 +1,4 @@
-"""The per-date fetch journal (KB_HOME/fetch/<date>.json): what a run decided and what it has finished, written
+"""The per-date fetch journal (KB_HOME/fetch/<date>.<topics key>.json): what a run decided and what it has finished, written
 atomically after every step, so a run killed at any point is completed by the next one without repeating work.
 
 Keys: "plan" {arxiv id: {"version", "status" (new | updated | skipped), "topics"}} decided before anything is
@@ -7,6 +7,7 @@ stored (so a rerun reports the same statuses), "topics" {name: [ids]}, "stored" 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date as Date
 from datetime import timedelta
@@ -36,21 +37,26 @@ class Journal:
         tmp.replace(self.path)
 
 
-def journal_path(folder: Path, name: str) -> Path:
-    return Path(folder) / f"{name}.json"
+def journal_path(folder: Path, name: str, topics: list) -> Path:
+    """KB_HOME/fetch/<name>.<key>.json, the key naming the topics' subscriptions: fetching another set of topics
+    (--topic, or an edited topics.toml) for the same day is another run, with its own journal."""
+    spec = sorted(json.dumps([t.name, t.query, sorted(t.categories), t.cross_lists, t.replacements])
+                  for t in topics)
+    key = hashlib.sha1("\n".join(spec).encode("utf-8")).hexdigest()[:10]
+    return Path(folder) / f"{name}.{key}.json"
 
 
 def announced_days(folder: Path) -> list[str]:
     """Days whose journal records an announcement with papers."""
     days = []
-    for path in sorted(Path(folder).glob("????-??-??.json")):
+    for path in sorted(Path(folder).glob("????-??-??.*.json")):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             continue
         if data.get("complete") and not data.get("nothing"):
-            days.append(path.stem)
-    return days
+            days.append(path.name[:10])
+    return sorted(set(days))
 
 
 def nearest_announced(day: str, folder: Path) -> list[str]:
