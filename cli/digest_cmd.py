@@ -133,6 +133,8 @@ def topics(
     for t in found:
         desc = f"  {t.description}" if t.description else ""
         kws = f"  [{', '.join(t.keywords)}]" if t.keywords else ""
-        print(f"{t.name:<{width}}  {t.papers:>4} papers{desc}{kws}")
+        feed = (f"  arXiv: {t.query or 'every paper'}" + (f" in {'+'.join(t.categories)}" if t.categories else "")
+                if t.subscribed else "")
+        print(f"{t.name:<{width}}  {t.papers:>4} papers{desc}{kws}{feed}")
     origin = f"from {path}" if path.is_file() else f"from ingested digest pages; `kb topics --init` writes them to {path}"
     info(f"{len(found)} topic(s), {origin}")

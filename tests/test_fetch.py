@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import pytest
 from typer.testing import CliRunner
@@ -269,6 +270,8 @@ def test_topics_init_writes_the_commented_example(kb_env):
     expected = {p.stem for p in pages.glob("*/*.md")} if pages.is_dir() else {
         "3DGS", "Diffusion Models", "NeRF", "Talking Head Generation", "元宇宙_虚拟人"}
     assert names == expected
+    listing = runner.invoke(app, ["topics"]).stdout
+    assert "arXiv: ti:\"gaussian splatting\" OR abs:\"gaussian splatting\" OR abs:3DGS in cs.CV+cs.GR" in listing
 
 
 def test_fetch_does_not_hold_the_writer_lock_while_talking_to_arxiv(arxiv, kb_env):
@@ -330,3 +333,28 @@ def test_one_topic_then_all_topics(arxiv):
     sent = len(arxiv.requests)
     assert fetch_json("--date", DAY)["requests"] == 0 and len(arxiv.requests) == sent
     assert runner.invoke(app, ["fetch", "--topic", "nope"]).exit_code == 1
+
+
+def test_a_partial_download_resumes_with_a_range_request(arxiv, tmp_path):
+    from kb.feeds.client import PoliteClient
+
+    body = arxiv.pdf_bytes
+    target = tmp_path / "papers" / "x.pdf"
+    target.parent.mkdir()
+    (target.parent / "x.pdf.part").write_bytes(body[:100])  # what a killed download left
+    client = PoliteClient(tmp_path / "state", delay=0)
+    client.download(arxiv.base + "/pdf/2405.20001v1", target, max_bytes=len(body))
+    assert target.read_bytes() == body and not (target.parent / "x.pdf.part").exists()
+    assert arxiv.requests[-1]["range"] == "bytes=100-"
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+    from email.utils import formatdate
+
+    from kb.feeds.client import MAX_RETRY_WAIT, _retry_after
+
+    assert _retry_after("7", default=1.0) == 7.0
+    assert _retry_after(None, default=2.5) == 2.5
+    assert 25 <= _retry_after(formatdate(time.time() + 30, usegmt=True), default=1.0) <= 30
+    assert _retry_after("86400", default=1.0) == MAX_RETRY_WAIT
+    assert _retry_after("soon", default=4.0) == 4.0
