@@ -86,8 +86,15 @@ def session(**overrides) -> Iterator:
     from kb.settings import Settings
     from kb.wiring import open_session
 
+    from pydantic import ValidationError
+
     with errors_to_exit():
-        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+        try:
+            settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+        except ValidationError as e:  # a bad KB_* variable or config.toml value: one line, not a traceback
+            bad = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']} (got {x.get('input')!r})"
+                            for x in e.errors())
+            raise fail(f"invalid setting: {bad}") from None
         s = open_session(settings)
         try:
             yield s

@@ -4,8 +4,9 @@ in the formats arXiv serves, written by us. It records every request (arrival ti
 most connections it ever had open at once, and can be told to answer the next requests with an error
 (429/503 + Retry-After) or an empty page with a positive total.
 
-Query semantics, enough for kb's queries: AND and OR (AND binds first at each level), parentheses; terms are ti:, abs:, au:, all:, cat: (word or "quoted phrase",
-case-insensitive substring) and submittedDate:[YYYYMMDDhhmm TO YYYYMMDDhhmm].
+Query semantics, enough for kb's queries: AND and OR (AND binds first at each level), parentheses; terms are
+ti:, abs:, au:, all:, cat: (word or "quoted phrase", case-insensitive substring) and
+submittedDate:[YYYYMMDDhhmm TO YYYYMMDDhhmm].
 """
 from __future__ import annotations
 

@@ -358,3 +358,11 @@ def test_retry_after_reads_seconds_and_http_dates():
     assert 25 <= _retry_after(formatdate(time.time() + 30, usegmt=True), default=1.0) <= 30
     assert _retry_after("86400", default=1.0) == MAX_RETRY_WAIT
     assert _retry_after("soon", default=4.0) == 4.0
+
+
+def test_a_bad_setting_is_one_line_not_a_traceback(arxiv, monkeypatch):
+    monkeypatch.setenv("KB_ARXIV_DELAY", "-1")
+    result = runner.invoke(app, ["fetch", "--date", DAY])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: invalid setting: arxiv_delay: Input should be greater than or equal to 0 (got '-1')"]

@@ -59,7 +59,10 @@ class PoliteClient:
         self.timeout = timeout
         self.on_wait = on_wait or (lambda seconds, why: None)
         self.today = today or (lambda: Date.today().isoformat())
-        who = f"mailto:{contact}" if contact and "@" in contact and "://" not in contact else (contact or "no contact set")
+        if contact and "@" in contact and "://" not in contact:
+            who = f"mailto:{contact}"
+        else:
+            who = contact or "no contact set"
         self.user_agent = f"kb/0.1 (local research knowledge base; {who})"
         self.stats = Stats()
         self.refreshed: set[str] = set()  # URLs already re-sent in this run (refresh sends each once)

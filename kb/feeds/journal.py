@@ -1,5 +1,6 @@
-"""The per-date fetch journal (KB_HOME/fetch/<date>.<topics key>.json): what a run decided and what it has finished, written
-atomically after every step, so a run killed at any point is completed by the next one without repeating work.
+"""The per-date fetch journal (KB_HOME/fetch/<date>.<topics key>.json): what a run decided and what it has
+finished, written atomically after every step, so a run killed at any point is completed by the next one
+without repeating work.
 
 Keys: "plan" {arxiv id: {"version", "status" (new | updated | skipped), "topics"}} decided before anything is
 stored (so a rerun reports the same statuses), "topics" {name: [ids]}, "stored" {id: version}, "pdfs" {id: path},
