@@ -177,6 +177,7 @@ def test_pdf_download_checks_content_and_size_then_ingests_full_text(arxiv, kb_e
     assert sum(t["pdfs"] for t in report["topics"]) == 4  # 2405.20001 is in both topics
     shown = json.loads(runner.invoke(app, ["show", "2405.20001", "--json"]).stdout)
     assert shown["full_text_pages"] == 1 and shown["arxiv_version"] == 1
+    assert all(g >= DELAY for g in gaps(arxiv)) and arxiv.open_max == 1  # downloads are as polite
     sent = len(arxiv.requests)
     fetch_json("--date", DAY, "--pdf")
     assert len(arxiv.requests) == sent  # nothing downloaded twice
