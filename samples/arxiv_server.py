@@ -247,7 +247,14 @@ class _Handler(BaseHTTPRequestHandler):
         if ids:
             bare = {re.sub(r"v\d+$", "", i) for i in ids}
             pool = [p for p in pool if p.id in bare]
-        hits = [p for p in pool if _match(p, query)]
+        try:
+            hits = [p for p in pool if _match(p, query)]
+        except ValueError as e:  # arXiv answers a malformed query with an Atom entry titled "Error"
+            body = api_feed(st, [], 1, 0).replace("</feed>", (
+                "  <entry>\n    <id>http://arxiv.org/api/errors#malformed_query</id>\n    <title>Error</title>\n"
+                f"    <summary>{escape(str(e))}</summary>\n    <updated>2024-05-24T00:00:00-04:00</updated>\n"
+                "  </entry>\n</feed>"))
+            return self._send(200, body.encode(), "application/atom+xml")
         if q.get("sortBy", [""])[0] == "submittedDate":
             hits.sort(key=lambda p: (p.submitted, p.id), reverse=True)
         page = hits[start:start + size]

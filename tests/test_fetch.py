@@ -367,3 +367,22 @@ def test_a_bad_setting_is_one_line_not_a_traceback(arxiv, monkeypatch):
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
         "error: invalid setting: arxiv_delay: Input should be greater than or equal to 0 (got '-1')"]
+
+
+def test_backfill_pages_through_the_results(arxiv, monkeypatch):
+    import kb.feeds.api as api
+
+    monkeypatch.setattr(api, "PAGE_SIZE", 2)
+    report = fetch_json("--since", "2024-05-01", "--until", "2024-05-31", "--topic", "3DGS")
+    assert {p["id"] for p in report["papers"]} == {"2405.20001", "2405.20003", "2405.10004"}
+    starts = [r["path"].split("start=")[1].split("&")[0] for r in arxiv.requests]
+    assert starts == ["0", "2"] and report["topics"][0]["requests"] == 2
+
+
+def test_a_query_arxiv_refuses_is_named(arxiv, kb_env):
+    """arXiv reports a bad request as an Atom entry titled Error (our fake does so for a query it cannot read)."""
+    (kb_env / "topics.toml").write_text('[[topic]]\nname = "Bad"\nquery = "ti: OR"\ncategories = ["cs.CV"]\n')
+    result = runner.invoke(app, ["fetch", "--date", DAY])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == ("error: arXiv refused the query 'ti: OR': "
+                                     "fake arXiv cannot read the term 'ti: OR'")

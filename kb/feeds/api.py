@@ -42,8 +42,9 @@ def _total(body: bytes) -> int:
 
 
 def search(client: PoliteClient, base: str, search_query: str = "", id_list: list[str] | None = None,
-           sort_by: str | None = None, page_size: int = PAGE_SIZE) -> list[Paper]:
+           sort_by: str | None = None, page_size: int | None = None) -> list[Paper]:
     """Every paper the API returns for the query, all pages. KbError when the API reports a bad query."""
+    page_size = page_size or PAGE_SIZE
     papers: list[Paper] = []
     start = 0
     while True:
@@ -53,7 +54,8 @@ def search(client: PoliteClient, base: str, search_query: str = "", id_list: lis
             result = parse_atom_text(body, url, source_kind="arxiv-api")
             errors = [e for e in result.errors if "arXiv API error" in e.cause]
             if errors:
-                raise KbError(f"arXiv refused the query {search_query!r}: {errors[0].cause}")
+                cause = errors[0].cause.split("arXiv API error: ", 1)[-1]
+                raise KbError(f"arXiv refused the query {search_query!r}: {cause}")
             total = _total(body)
             if result.papers or start >= total:
                 break
