@@ -13,7 +13,7 @@ from kb.digest.cache import DigestCache
 from kb.digest.paper import GENERATED_FIELDS
 from kb.digest.types import FIELD_LABELS
 from kb.backends.embedders import HashEmbedder
-from kb.prompts import DIGEST_FIELDS
+from kb.grounding.sentences import split_sentences
 from kb.backends.generators import FakeGenerator
 from kb.ingest.pipeline import ingest
 from kb.types import KbError
@@ -70,8 +70,9 @@ def assert_citations_resolve(catalog: Catalog, d) -> None:
             for q in src.quotes:
                 assert norm(q) in norm(row["text"]), (pid, q)
         for st in p.statements():
-            if st.is_quote and st.shown:
-                assert any(norm(st.text).rstrip(".") in norm(p.source(n).text) for n in st.citations)
+            if st.is_quote and st.shown:  # each quoted sentence is verbatim in a source it cites
+                for sentence in split_sentences(st.text):
+                    assert any(norm(sentence).rstrip(".") in norm(p.source(n).text) for n in st.citations), sentence
 
 
 def test_the_days_papers_are_the_ones_kb_list_shows(catalog):
@@ -131,30 +132,24 @@ def test_grouped_by_topic_with_a_paper_in_two_topics(catalog):
     assert len(build_digest(DAY, catalog, HashEmbedder(), FakeGenerator(), limit=2).papers) == 2
 
 
-def test_every_section_present_and_cited_from_the_papers_own_body(catalog):
+def test_every_field_reads_the_sentences_of_its_role_cited_from_the_papers_own_text(catalog):
     gen = FakeGenerator()
     d = build_digest(DAY, catalog, HashEmbedder(), gen)
-    assert len(gen.calls) == len(ON_DAY) * len(GENERATED_FIELDS)
+    wanted = {"background": {"background"}, "prior_methods": {"gap"}, "method": {"contribution", "method"},
+              "steps": {"method"}, "results": {"result"}, "significance": {"significance"}}
     for pid, p in d.papers.items():
         spec = next(s for s in PAPERS if s["id"] == pid)
         assert p.title == spec["title"] and p.authors == spec["authors"] and p.full_text
-        for name in GENERATED_FIELDS + ("affiliation", "urls"):
+        for name in GENERATED_FIELDS:
+            assert name in p.fields
+        assert len(p.field("summary").shown) == 1 and p.field("summary").shown[0].role != "background"
+        for name, roles in wanted.items():
+            assert {s.role for s in p.field(name).shown} <= roles, (pid, name)
+        for name in ("summary", "method", "results"):
             assert p.field(name).shown, (pid, name)
-        assert len(p.field("summary").shown) == 1
-        assert 3 <= len(p.field("takeaways").shown) <= 7
-        # a paper with its PDF is summarised from its body, not only its abstract
-        kinds = {s.kind for s in p.sources}
-        assert "method" in kinds, (pid, kinds)
-        # each question is asked over the matching part of the body
-        for field, kind in (("significance", "conclusion"), ("results", "experiments"), ("steps", "method")):
-            body = [r["text"] for r in catalog.db.execute(
-                "SELECT text FROM chunks WHERE paper_id = ? AND kind = ?", (pid, kind))]
-            asked = [m[-1]["content"] for m in gen.calls
-                     if spec["title"] in m[-1]["content"] and m[-1]["content"].endswith(DIGEST_FIELDS[field])]
-            assert body and len(asked) == 1
-            assert any(" ".join(c.split()[-12:]) in " ".join(asked[0].split()) for c in body), (pid, field)
-        method_sources = {p.source(n).kind for st in p.field("method").shown for n in st.citations}
-        assert method_sources == {"method"}
+        for st in p.statements():  # a link or code release is never a result, step or takeaway
+            assert st.role != "resource" or st.kind == "extracted"
+            assert "http" not in st.text or st.kind == "extracted"
         assert p.field("affiliation").shown[0].text == spec["affiliation"]
         assert f"https://arxiv.org/abs/{pid}" in [s.text for s in p.field("urls").shown]
     assert_citations_resolve(catalog, d)
@@ -203,7 +198,7 @@ def test_abstract_only_paper_leaves_unsupported_fields_not_stated(tmp_path):
     # the page's notes name an affiliation, but they are machine-written: not evidence, so not stated
     assert p.field("affiliation").not_stated and p.field("keywords").not_stated
     assert {s.kind for s in p.sources} == {"abstract"}
-    assert p.field("summary").shown and len(p.field("takeaways").shown) >= 3
+    assert p.field("summary").shown and p.field("method").shown
     assert "https://example.org/sliceformer" in [s.text for s in p.field("urls").shown]  # from the comment
 
 
@@ -221,7 +216,7 @@ def test_second_run_comes_from_the_cache_and_refresh_regenerates(catalog, tmp_pa
         {k: v.to_dict()["fields"] for k, v in first.papers.items()}
     gen = FakeGenerator()
     fresh = build_digest(DAY, catalog, HashEmbedder(), gen, cache=cache, refresh=True)
-    assert fresh.stats["cached"] == 0 and len(gen.calls) == len(ON_DAY) * len(GENERATED_FIELDS)
+    assert fresh.stats["cached"] == 0 and len(gen.calls) == sum(p.stats["calls"] for p in first.papers.values())
     other = FakeGenerator()
     other.name = "another-model"  # another model: its own cache entries
     build_digest(DAY, catalog, HashEmbedder(), other, cache=cache)
@@ -278,14 +273,13 @@ def test_titles_headings_and_cut_off_sentences_are_no_claims(catalog):
     p = build_digest(DAY, catalog, HashEmbedder(), gen, limit=1)
     p = next(iter(p.papers.values()))
     generated = [s for s in p.statements() if s.generated]
-    assert generated and all(s.action == "dropped" and s.verdict["reason"] == "not-a-claim" for s in generated)
+    assert generated and all(s.kind == "quote" for s in generated if s.shown)
     assert p.stats["generated"] == 0 and p.stats["not_claims"] == len(generated)
-    # topped up with marked quotes from the paper (closest to each question); workload gets none
-    assert [s.action for s in p.field("summary").shown] == ["quoted"] and len(p.field("takeaways").shown) == 3
-    assert all(s.action == "quoted" for s in p.field("takeaways").shown) and p.field("workload").not_stated
+    # each field falls back to its own assigned sentence, verbatim
+    assert [s.kind for s in p.field("summary").shown] == ["quote"] and p.field("method").shown
 
 
-def test_fields_of_a_group_share_one_prompt_prefix_and_each_paper_starts_clean(catalog):
+def test_each_paper_starts_from_a_clean_model_state(catalog):
     class Spy(FakeGenerator):
         def __init__(self):
             super().__init__()
@@ -296,35 +290,10 @@ def test_fields_of_a_group_share_one_prompt_prefix_and_each_paper_starts_clean(c
             return super().generate(messages, max_tokens=max_tokens, on_token=on_token, stop=stop)
 
     gen = Spy()
-    build_digest(DAY, catalog, HashEmbedder(), gen, limit=2)
-    per_paper = len(GENERATED_FIELDS)
-    assert len(gen.reuse) == 2 * per_paper
-    for k in range(2):  # a paper's first call resets the model; the rest may reuse the cached prefix
-        assert gen.reuse[k * per_paper] is False and all(gen.reuse[k * per_paper + 1:(k + 1) * per_paper])
-
-    def prefix(m):  # the prompt without its final question
-        return m[0]["content"] + m[-1]["content"].rsplit("Question:", 1)[0]
-
-    prompts = gen.calls[:per_paper]
-    distinct = list(dict.fromkeys(prefix(m) for m in prompts))
-    assert len(distinct) <= 4  # one passage set per evidence group, not one per field
-    # consecutive calls with the same passages: each group's fields run back to back
-    changes = sum(1 for a, b in zip(prompts, prompts[1:]) if prefix(a) != prefix(b))
-    assert changes == len(distinct) - 1
-
-
-def test_paper_known_by_its_abstract_only_sends_one_prompt_prefix(tmp_path):
-    spec = dict(next(p for p in PAPERS if p["date"] == DAY))
-    filler = (" Our experiments cover street scenes, indoor rooms and aerial views under changing light, and "
-              "every ablation keeps the same schedule so that the effect of each module is measured in isolation.")
-    spec["abstract"] = spec["abstract"] + filler * 12  # long enough to be chunked in several pieces
-    page = tmp_path / "page.md"
-    page.write_text(render_digest_page([spec], DAY, "Topic"), encoding="utf-8")
-    catalog = Catalog(tmp_path / "c.sqlite")
-    assert ingest([str(page)], catalog, HashEmbedder(), MemoryStore()).errors == []
-    assert 2 <= catalog.db.execute("SELECT count(*) FROM chunks").fetchone()[0] <= 3
-    gen = FakeGenerator()
-    build_digest(DAY, catalog, HashEmbedder(), gen)
-    catalog.close()
-    prefixes = {m[0]["content"] + m[-1]["content"].rsplit("Question:", 1)[0] for m in gen.calls}
-    assert len(gen.calls) == len(GENERATED_FIELDS) and len(prefixes) == 1  # the passages are evaluated once
+    d = build_digest(DAY, catalog, HashEmbedder(), gen, limit=2)
+    calls = [p.stats["calls"] for p in d.papers.values()]
+    assert len(gen.reuse) == sum(calls) and all(calls)
+    start = 0
+    for n in calls:  # a paper's first call resets the model; the rest may reuse the shared system prompt
+        assert gen.reuse[start] is False and all(gen.reuse[start + 1:start + n])
+        start += n

@@ -3,6 +3,9 @@ citations and verdicts, the HTML is self-contained with working citation anchors
 from __future__ import annotations
 
 import json
+
+from kb.digest.roles import ROLES
+from kb.digest.types import KINDS
 import re
 import shutil
 import subprocess
@@ -45,6 +48,8 @@ def replies(messages) -> str:
     good = quote_first_passage(messages)
     if "bullet" in messages[-1]["content"]:
         return f"- {good}\n- The method wins every benchmark by 45 points on 9000 GPUs [1]."
+    if "method step" in messages[-1]["content"]:  # a transformation that invents its facts
+        return "The method wins every benchmark by 45 points on 9000 GPUs."
     return good
 
 
@@ -152,7 +157,11 @@ def test_json_holds_citations_and_verdicts(digest):
                 assert set(s["citations"]) <= numbers
                 if s["generated"]:
                     assert s["verdict"]["status"] in ("supported", "unsupported", "no-citation", "bad-citation")
-                    assert (s["action"] == "kept") == (s["verdict"]["status"] == "supported")
+                    # a supported reply that only copies its source is shown as the quote it is
+                    assert (s["action"] == "kept") == (s["verdict"]["status"] == "supported" and s["kind"] != "quote"
+                                                       and s["verdict"].get("reason") != "duplicate")
+                if s["action"] != "dropped" and name not in ("affiliation", "keywords", "urls"):
+                    assert s["role"] in ROLES and s["kind"] in KINDS
         generated = [s for f in paper["fields"].values() for s in f["statements"] if s["generated"]]
         assert paper["stats"]["generated"] + paper["stats"]["not_claims"] == len(generated)
         assert paper["stats"]["kept"] == sum(1 for s in generated if s["action"] == "kept")

@@ -22,6 +22,8 @@ from typing import Callable
 from kb.store.catalog import Catalog
 from kb.digest.cache import DigestCache
 from kb.digest.paper import digest_paper
+from kb.digest.roles import ROLE_VERSION
+from kb.digest.write import resolve_mode
 from kb.digest.types import Digest, PaperDigest, TopicGroup
 from kb.grounding.check import GROUNDING_VERSION
 from kb.prompts import PROMPT_VERSION
@@ -30,7 +32,7 @@ from kb.types import KbError
 
 log = logging.getLogger(__name__)
 
-DIGEST_VERSION = "2"  # bump when the per-paper digest logic changes in a way the cache must not survive
+DIGEST_VERSION = "3"  # 3: fields read role-assigned sentences (kb.digest.roles)  # bump when the per-paper digest logic changes in a way the cache must not survive
 Progress = Callable[..., None]
 
 
@@ -72,24 +74,25 @@ def nearest_dates(catalog: Catalog, day: str, n: int = 5, topic: str | None = No
     return [(d, counts[d]) for d in ranked[:n]]
 
 
-def paper_key(row, model: str, embedder_name: str) -> str:
+def paper_key(row, model: str, embedder_name: str, mode: str = "transform") -> str:
     """Cache key of one paper's digest: its content (chunks' hash and the metadata shown), model, prompts, embedder,
-    and the versions of the digest logic and of the grounding check."""
+    generation mode, and the versions of the digest logic, of the role rules and of the grounding check."""
     parts = [row["content_hash"] or "", row["title"], row["authors"], row["abstract"], row["comment"] or "",
              row["pdf_url"] or "", row["arxiv_id"] or "", str(row["version"] or ""), row["extra"],
-             model, PROMPT_VERSION, embedder_name, DIGEST_VERSION, GROUNDING_VERSION]
+             model, PROMPT_VERSION, embedder_name, DIGEST_VERSION, GROUNDING_VERSION, ROLE_VERSION, mode]
     return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
 
 
 def build_digest(day: str, catalog: Catalog, embedder, generator, *, topic: str | None = None,
                  limit: int | None = None, refresh: bool = False, cache: DigestCache | None = None,
-                 progress: Progress | None = None, topics: list[Topic] | None = None) -> Digest:
+                 progress: Progress | None = None, topics: list[Topic] | None = None, mode: str = "auto") -> Digest:
     """The digest of the papers dated `day`, grouped by topic.
 
     `topics`: the topic definitions (default: the topics seen on ingested digest pages, see kb.digest.topics).
     `topic`: only that topic's papers. `limit`: only the first N papers. `cache`: where finished papers are kept
     (None: no cache); `refresh`: regenerate even when cached. `progress("paper", index=, total=, title=, cached=)`
-    is called before each paper and once at the end (index == total).
+    is called before each paper and once at the end (index == total). `mode`: how statements are generated
+    ("transform" | "free" | "auto", see kb.digest.write).
     Raises NoPapersError (a KbError) when no paper has that date (or topic), naming the nearest dates that do.
     """
     check_date(day)
@@ -120,12 +123,13 @@ def build_digest(day: str, catalog: Catalog, embedder, generator, *, topic: str 
     by_id = {r["id"]: r for r in rows}
     model = getattr(generator, "name", "generator")
     embedder_name = getattr(embedder, "name", "embedder")
+    mode = resolve_mode(mode, generator)
     done: dict[str, PaperDigest] = {}
     hits = 0
     t0 = time.perf_counter()
     for i, pid in enumerate(order):
         row = by_id[pid]
-        key = paper_key(row, model, embedder_name)
+        key = paper_key(row, model, embedder_name, mode)
         cached = cache.get(key) if cache is not None and not refresh else None
         progress("paper", index=i, total=len(order), title=row["title"], cached=cached is not None)
         if cached is not None:
@@ -133,7 +137,7 @@ def build_digest(day: str, catalog: Catalog, embedder, generator, *, topic: str 
             pd.cached = True
             hits += 1
         else:
-            pd = digest_paper(pid, catalog, embedder, generator)
+            pd = digest_paper(pid, catalog, embedder, generator, mode=mode)
             if cache is not None:
                 cache.put(key, pid, model, PROMPT_VERSION, pd.to_dict())
         pd.topics = list(assignment.get(pid, []))

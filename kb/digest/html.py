@@ -107,6 +107,15 @@ def anchor(pid: str) -> str:
 
 
 def _statement(s: Statement, pid: str) -> str:
+    inner = _statement_body(s, pid)
+    if not (s.role or s.kind):
+        return inner
+    what = f"{s.role or 'unknown'} sentence, {s.kind or 'unknown'}"
+    return (f'<span class="st" data-role="{_e(s.role)}" data-kind="{_e(s.kind)}" title="{_e(what)}">'
+            f"{inner}</span>")
+
+
+def _statement_body(s: Statement, pid: str) -> str:
     cites = "".join(f'<a class="cite" href="#{anchor(pid)}-s{n}" title="source {n}">{n}</a>' for n in s.citations)
     body = " ".join(s.text.split())
     if s.is_quote:
@@ -139,7 +148,6 @@ def _notes(p: PaperDigest) -> str:
     conclusion = (
         f'<p class="point"><b>(1) Significance</b> {_field(p.field("significance"), pid)}</p>'
         f'<p class="point"><b>(2) Innovation</b> {_field(p.field("innovation"), pid)}</p>'
-        f'<p class="point"><b>Performance</b> {_field(p.field("results"), pid)}</p>'
         f'<p class="point"><b>Workload</b> {_field(p.field("workload"), pid)}</p>'
     )
     rows = [("Affiliation", _field(p.field("affiliation"), pid, "; ")),

@@ -143,8 +143,9 @@ def notes_html(p: PaperDigest) -> str:
         return f"<li>\n<p>{label}:</p>\n{paras}\n</li>"
 
     steps = p.field("steps").shown
+    # the results are shown once, under Summary (4); Conclusion adds innovation and workload
     conclusion2 = " ".join(f"{label}: {field_text(p.field(name))}" for label, name in
-                           (("Innovation", "innovation"), ("Performance", "results"), ("Workload", "workload")))
+                           (("Innovation", "innovation"), ("Workload", "workload")))
     items = [
         item("Title", " ".join(p.title.split())),
         item("Authors", ", ".join(p.authors) or NOT_STATED),
@@ -161,6 +162,17 @@ def notes_html(p: PaperDigest) -> str:
     return "<ol>\n" + "\n".join(items) + "\n</ol>"
 
 
+def statement_roles(p: PaperDigest) -> list[str]:
+    """Each shown generated-field statement's role and kind, in page order: "Summary: contribution, compressed"."""
+    out = []
+    for name, f in p.fields.items():
+        shown = [s for s in f.shown if s.kind != "extracted" and (s.role or s.kind)]
+        for i, s in enumerate(shown, start=1):
+            label = f.label + (f" {i}" if len(shown) > 1 else "")
+            out.append(f"{label}: {s.role or 'unknown'}, {s.kind or 'unknown'}")
+    return out
+
+
 def sources_markdown(p: PaperDigest) -> list[str]:
     """The paper's sources and the marks' legend, inside a <details> block (skipped by the page parser)."""
     lines = ["<details open>", "  <summary>Sources</summary>", ""]
@@ -169,6 +181,9 @@ def sources_markdown(p: PaperDigest) -> list[str]:
         lines.append(f"- [{s.n}] {s.where}: {quotes}")
     if not p.sources:
         lines.append("- no passage of this paper is cited")
+    roles = statement_roles(p)
+    if roles:
+        lines += ["", "Statements (field: role, kind): " + "; ".join(roles) + "."]
     notes = []
     if any(st.is_quote and st.shown for st in p.statements()):
         notes.append(f"{QUOTE_MARK} verbatim quote from the paper, shown where the model's statement was not "

@@ -1,94 +1,40 @@
-"""One paper's digest: for each field, the paper's own best passages, one generation, a grounding check.
+"""One paper's digest: the paper's sentences, each with its rhetorical role, handed to the fields that need them.
 
 Evidence is the paper's chunks only (its PDF pages when ingested, else its abstract); annotations such as the
-digest pages' machine-written summaries are never read here. Fields come in four evidence groups (overview,
-prior work, method, results); for each group the chunks are ranked by section kind (e.g. Methods for "method", Experiments
-for "results") plus embedding similarity to the group's query, the best ones are numbered [1]..[k] in the prompt
-(the same for every field of the group, so the model evaluates them once), and every sentence of the reply goes through
-kb.grounding.check.ground: supported sentences are kept with their citations, the others are replaced by the closest
-verbatim quote (marked) or dropped. Affiliation and keywords are copied from the page text only when it states
-them, URLs from the metadata, abstract and comment; nothing is guessed. Citations are renumbered per paper so
-[n] always means the paper's n-th source.
+digest pages' machine-written summaries are never read here. Every sentence of the evidence gets a role
+(kb.digest.roles: background, gap, contribution, method, result, significance, resource, other); each field reads
+only the sentences of its role, each sentence serves one field at most (the Summary may restate the contribution),
+and a field whose role has no sentence says "not stated in the sources". kb.digest.write turns each field's
+sentences into statements (a small model's transformation of them, or a bigger model's free answer), every one
+checked against exactly those sentences; the fallback is the sentence itself, quoted. A last pass drops a
+statement that repeats an earlier one of the same paper. Affiliation and keywords are copied from the page text
+only when it states them, URLs from the metadata, abstract and comment; nothing is guessed. Citations are
+renumbered per paper so [n] always means the paper's n-th source.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import re
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
 from kb.store.catalog import Catalog
 from kb.backends.embedders import MemoEmbedder
+from kb.digest.roles import ROLE_VERSION, RoledSentence, allocate, is_survey, repeats, sentence_roles
 from kb.digest.types import FIELD_LABELS, Field, PaperDigest, Source, Statement
-from kb.grounding.check import closest_sentences, ground
-from kb.grounding.sentences import parse_citations, quotable
-from kb.grounding.types import GroundedText, Passage
-from kb.prompts import DIGEST_FIELDS, PROMPT_VERSION, digest_messages, fit_passages
+from kb.digest.write import Writer, resolve_mode
+from kb.grounding.sentences import looks_like_instruction, quotable, split_sentences
+from kb.prompts import PROMPT_VERSION
 from kb.types import KbError, Paper
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class EvidenceSpec:
-    """Which of the paper's chunks the fields of one group read: ranked by similarity to `query` plus a bonus
-    per section kind. Every field of a group sees the very same passages, so its prompts share one prefix and
-    llama.cpp evaluates the passages once per group, not once per field (prompt evaluation is ~3/4 of the cost
-    on 2 cores: ~270 MFLOP per prompt token for a 135M model)."""
-
-    query: str
-    kinds: dict  # section kind -> score bonus
-    passages: int = 3
-    require: tuple[str, ...] = ()  # the best chunk of each of these kinds is always among the passages
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    group: str  # key of EVIDENCE
-    max_tokens: int
-    min_items: int = 0  # fewer shown statements: top up with verbatim quotes (marked)
-    max_items: int = 7
-
-
+# The generated fields, in the order they are written (the summary first: when it can only quote the contribution,
+# that sentence is no longer free for the other fields)
+GENERATED_FIELDS = ("summary", "background", "prior_methods", "method", "innovation", "steps", "results",
+                    "significance", "workload", "takeaways")
 _EVIDENCE_KINDS = ("abstract", "introduction", "related", "method", "experiments", "conclusion", "body", "appendix")
-
-EVIDENCE: dict[str, EvidenceSpec] = {
-    "overview": EvidenceSpec("the research problem, the main contribution and the main result of the paper",
-                             {"abstract": 0.3, "introduction": 0.2, "conclusion": 0.1},
-                             require=("abstract", "introduction")),
-    # prior work reads apart from the overview: next to related-work passages a small model credits the paper
-    # with what earlier methods did ("this paper uses two-stream networks")
-    "prior": EvidenceSpec("earlier methods and their limitations, and what this paper does differently",
-                          {"related": 0.35, "introduction": 0.2}, require=("related", "introduction")),
-    "method": EvidenceSpec("the proposed method: approach, architecture, modules and the steps of its pipeline",
-                           {"method": 0.4, "abstract": 0.1}, require=("method",)),
-    "results": EvidenceSpec("experiments, results and conclusions: benchmarks, numbers, cost, hardware, impact",
-                            {"experiments": 0.3, "conclusion": 0.3, "abstract": 0.05, "appendix": 0.05}, 4,
-                            require=("experiments", "conclusion")),
-}
-
-# Fields in generation order: a group's fields run back to back (one shared prompt prefix each). A field with
-# fewer shown statements than `min_items` is topped up with the group's passage sentences closest to its question,
-# marked as quotes, so a paper that states its method never shows "not stated" for it only because the model's
-# sentences failed the check. (No top-up for workload: its passages need not mention any cost.)
-FIELD_SPECS: dict[str, FieldSpec] = {
-    "summary": FieldSpec("overview", 64, min_items=1, max_items=1),
-    "takeaways": FieldSpec("overview", 160, min_items=3, max_items=7),
-    "background": FieldSpec("overview", 90, min_items=1),
-    "prior_methods": FieldSpec("prior", 90, min_items=1),
-    "innovation": FieldSpec("prior", 80, min_items=1),
-    "method": FieldSpec("method", 90, min_items=1),
-    "steps": FieldSpec("method", 120, min_items=2, max_items=7),
-    "results": FieldSpec("results", 90, min_items=1),
-    "significance": FieldSpec("results", 80, min_items=1),
-    "workload": FieldSpec("results", 80),
-}
-GENERATED_FIELDS = tuple(FIELD_SPECS)
-_NO_CLAIM = ("not-a-claim", "duplicate")
 
 _AFFILIATION = re.compile(r"universit|institut|college|school of|department|dept\.|laborator|\blabs?\b|academy|"
                           r"faculty|hospital|\bcent(?:re|er) for\b|\binc\b|\bltd\b|corporation|research cent", re.I)
@@ -103,29 +49,13 @@ class _Chunk:
     section: str
     kind: str
     page: int | None
-    vector: np.ndarray
     pos: int = 0  # reading order within the paper
 
 
-def _paper_chunks(catalog: Catalog, paper_id: str, title: str, embedder) -> list[_Chunk]:
-    """The paper's chunks with unit vectors: the ones stored at ingest when they come from this embedder."""
-    info = json.loads(catalog.get_meta("index_info") or "{}")
-    reuse = info.get("embedder") == getattr(embedder, "name", None)
-    rows = list(catalog.db.execute(
-        "SELECT id, text, section, kind, page_start, embedding FROM chunks WHERE paper_id = ? ORDER BY idx",
-        (paper_id,)))
-    vectors: list[np.ndarray | None] = [
-        np.frombuffer(r["embedding"], dtype=np.float32) if reuse and r["embedding"] is not None else None for r in rows]
-    todo = [i for i, v in enumerate(vectors) if v is None]
-    if todo:
-        fresh = embedder.embed([f"{title}\n{rows[i]['text']}" for i in todo])
-        for i, v in zip(todo, fresh):
-            vectors[i] = np.asarray(v, dtype=np.float32)
-    out = []
-    for pos, (r, v) in enumerate(zip(rows, vectors)):
-        norm = float(np.linalg.norm(v)) or 1.0
-        out.append(_Chunk(r["id"], r["text"], r["section"], r["kind"], r["page_start"], v / norm, pos))
-    return out
+def _paper_chunks(catalog: Catalog, paper_id: str) -> list[_Chunk]:
+    rows = catalog.db.execute(
+        "SELECT id, text, section, kind, page_start FROM chunks WHERE paper_id = ? ORDER BY idx", (paper_id,))
+    return [_Chunk(r["id"], r["text"], r["section"], r["kind"], r["page_start"], pos) for pos, r in enumerate(rows)]
 
 
 def _body(c: _Chunk) -> str:
@@ -137,13 +67,32 @@ def _body(c: _Chunk) -> str:
     return text
 
 
-def _rank(chunks: list[_Chunk], spec: EvidenceSpec, query_vec: np.ndarray) -> list[_Chunk]:
-    """The group's passages, best first: the top chunk of each required kind the paper has, then the best others."""
-    usable = [c for c in chunks if c.kind in _EVIDENCE_KINDS and c.vector.shape == query_vec.shape]
-    ranked = sorted(usable, key=lambda c: -(float(c.vector @ query_vec) + spec.kinds.get(c.kind, 0.0)))
-    must = [next(c for c in ranked if c.kind == k) for k in spec.require if any(c.kind == k for c in ranked)]
-    rest = [c for c in ranked if c not in must][: max(0, spec.passages - len(must))]
-    return [c for c in ranked if c in must or c in rest]
+def paper_sentences(chunks: list[_Chunk], title: str) -> list[RoledSentence]:
+    """Every quotable sentence of the paper's evidence once (consecutive chunks overlap), in reading order, with its
+    role. Consecutive chunks of the same section are one section for the position rules."""
+    sections: list[tuple[str, list[tuple[str, int]]]] = []
+    seen: set[str] = set()
+    last_key = None
+    for i, c in enumerate(chunks):
+        if c.kind not in _EVIDENCE_KINDS:
+            continue
+        key = (c.section, c.kind)
+        if key != last_key:
+            sections.append((c.kind, []))
+            last_key = key
+        for sentence in split_sentences(_body(c)):
+            sentence = " ".join(sentence.split())
+            low = sentence.lower()
+            if low in seen or looks_like_instruction(sentence) or not quotable(sentence, title):
+                continue
+            seen.add(low)
+            sections[-1][1].append((sentence, i))
+    roles = sentence_roles([(kind, [t for t, _ in items]) for kind, items in sections])
+    out: list[RoledSentence] = []
+    for (kind, items), rs in zip(sections, roles):
+        for (text, chunk), role in zip(items, rs):
+            out.append(RoledSentence(len(out), text, role, chunk, kind))
+    return out
 
 
 class _Numbering:
@@ -162,134 +111,9 @@ class _Numbering:
         if src is None:
             src = Source(len(self.sources) + 1, chunk.id, chunk.page, chunk.section, chunk.kind, chunk.text)
             self.sources[chunk.id] = src
-        if quote and quote not in src.quotes and len(src.quotes) < 3:
+        if quote and quote not in src.quotes:
             src.quotes.append(quote)
         return src.n
-
-
-def _verdict(v, chunk_of: dict[int, _Chunk]) -> dict:
-    """The grounding verdict as data; `cited_chunks` names the passages the check was based on."""
-    return {"status": v.status, "score": v.score, "overlap": v.overlap, "similarity": v.similarity,
-            "missing": list(v.missing), "cited_chunks": [chunk_of[n].id for n in v.citations if n in chunk_of]}
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())
-
-
-def _no_claim(clean: str, title: str, last_of_cut_reply: bool, names_ok: bool = False) -> bool:
-    """The paper's title repeated, a heading or list label ("Key Findings", "4."), a bare name ("Edge-Aware Normal
-    Loss": fine as a method step when `names_ok`, no takeaway), or the unfinished sentence a reply was cut off
-    in: text that states nothing about the paper."""
-    words = _words(clean)
-    if words == _words(title) or len(words) < 4 or (not names_ok and not quotable(clean, title)):
-        return True
-    return last_of_cut_reply and not re.search(r"[.!?)\]]\W*$", clean)
-
-
-def _statements(grounded: GroundedText, chunk_of: dict[int, _Chunk], numbering: _Numbering, title: str = "",
-                cut: bool = False, names_ok: bool = False) -> list[Statement]:
-    """Grounded sentences as statements; only shown ones get source numbers (so every listed source is cited).
-    `cut`: the reply stopped at its token limit (its last sentence may be unfinished)."""
-    out: list[Statement] = []
-    last = len(grounded.sentences) - 1
-    for i, gs in enumerate(grounded.sentences):
-        v = gs.verdict
-        clean = parse_citations(gs.original)[0]
-        if gs.action == "kept" and not gs.citations:  # the model's "no answer" sentence: claims nothing
-            out.append(Statement("", [], "dropped", gs.original, {"status": "no-answer"}))
-        elif gs.action in ("kept", "dropped") and _no_claim(clean, title, cut and i == last, names_ok):
-            out.append(Statement("", [], "dropped", gs.original, {**_verdict(v, chunk_of), "reason": "not-a-claim"}))
-        elif gs.action == "dropped":
-            reason = getattr(gs, "reason", "") or "unsupported"
-            out.append(Statement("", [], "dropped", gs.original, {**_verdict(v, chunk_of), "reason": reason}))
-        elif gs.action == "replaced":
-            n = numbering.number(chunk_of[v.quote_passage], v.best_quote)
-            out.append(Statement(" ".join(v.best_quote.split()), [n], "replaced", gs.original, _verdict(v, chunk_of)))
-        else:
-            cites = [numbering.number(chunk_of[n], v.best_quote if n == v.quote_passage else None)
-                     for n in gs.citations]
-            out.append(Statement(clean, cites, "kept", gs.original, _verdict(v, chunk_of)))
-    return out
-
-
-def _fit(name: str, statements: list[Statement], passages: list[Passage], chunk_of: dict[int, _Chunk],
-         numbering: _Numbering, embedder) -> list[Statement]:
-    """At most `max_items` shown statements; fewer than `min_items`: add the passage sentences closest to the
-    field's question as verbatim quotes (marked), best first."""
-    spec = FIELD_SPECS[name]
-    out, shown = [], 0
-    for s in statements:
-        if s.shown:
-            if shown >= spec.max_items:
-                continue
-            shown += 1
-        out.append(s)
-    if shown >= spec.min_items:
-        return out
-    seen = [" ".join(s.text.split()).rstrip(".") for s in out if s.shown]
-
-    def new_enough(sentence: str) -> bool:  # not a fragment, and not within (nor containing) what is listed
-        core = sentence.rstrip(".")
-        if len(sentence) < 40 or sentence.endswith("...") or any(core in t or t in core for t in seen):
-            return False
-        seen.append(core)
-        return True
-
-    for _, p, sentence in closest_sentences(DIGEST_FIELDS[name], passages, embedder, keep=new_enough):
-        if shown >= spec.min_items:
-            break
-        out.append(Statement(sentence, [numbering.number(chunk_of[p.n], sentence)], "quoted"))
-        shown += 1
-    return out
-
-
-def _group_passages(name: str, title: str, paper_id: str, ranked: list[_Chunk], generator,
-                    fields: list[str], whole_paper: bool) -> tuple[list[Passage], dict[int, _Chunk]]:
-    """The passages every field of an evidence group sees, best first, fitted to the context of its longest reply.
-    `whole_paper` (every evidence chunk of the paper is among them, e.g. a paper known by its abstract only): in
-    reading order instead, so all groups send the very same prompt prefix and llama.cpp evaluates it once."""
-    spec = EVIDENCE[name]
-    top = ranked[:spec.passages]
-    passages = [Passage(n=i + 1, chunk_id=c.id, paper_id=paper_id, title=title, text=_body(c), page=c.page,
-                        section=c.section) for i, c in enumerate(top)]
-    longest = max(fields, key=lambda f: FIELD_SPECS[f].max_tokens)
-    fitted = fit_passages("", passages, generator.count_tokens,
-                          generator.prompt_budget(FIELD_SPECS[longest].max_tokens),
-                          build=lambda _q, ps: digest_messages(longest, title, ps))
-    chunks = [top[p.n - 1] for p in fitted]
-    if whole_paper:
-        chunks.sort(key=lambda c: c.pos)
-    by_id = {p.chunk_id: p for p in fitted}  # fitted copies (the best one may have been shortened)
-    ordered = [dataclasses.replace(by_id[c.id], n=i + 1) for i, c in enumerate(chunks)]
-    return ordered, {i + 1: c for i, c in enumerate(chunks)}
-
-
-def _generate_field(name: str, title: str, fitted: list[Passage], chunk_of: dict[int, _Chunk], generator,
-                    embedder, numbering: _Numbering, stats: dict, reuse_prefix: bool) -> Field:
-    spec = FIELD_SPECS[name]
-    if not fitted:
-        return Field(name)
-    gen = generator.generate(digest_messages(name, title, fitted), max_tokens=spec.max_tokens,
-                             reuse_prefix=reuse_prefix)
-    stats["calls"] += 1
-    stats["prompt_tokens"] += gen.prompt_tokens
-    stats["completion_tokens"] += gen.completion_tokens
-    stats["generation_seconds"] += gen.seconds
-    grounded = ground(gen.text, fitted, embedder, mode="replace", focus=DIGEST_FIELDS[name])
-    statements = _statements(grounded, chunk_of, numbering, title, gen.completion_tokens >= spec.max_tokens,
-                             names_ok=name == "steps")
-    for s in statements:
-        if not s.generated or not s.verdict:
-            continue
-        if s.verdict.get("status") == "no-answer" or s.verdict.get("reason") in _NO_CLAIM:
-            stats["not_claims"] += 1  # an echoed question or instruction, a repeat, "no answer": claims nothing
-        else:
-            stats["generated"] += 1
-            stats[s.action] += 1
-    statements = _fit(name, statements, fitted, chunk_of, numbering, embedder)
-    stats["quoted"] += sum(1 for s in statements if s.action == "quoted")
-    return Field(name, statements)
 
 
 def _affiliation(paper: Paper, chunks: list[_Chunk], numbering: _Numbering) -> Field:
@@ -297,7 +121,7 @@ def _affiliation(paper: Paper, chunks: list[_Chunk], numbering: _Numbering) -> F
     meta = paper.extra.get("affiliations") or paper.extra.get("affiliation")
     if meta:
         items = meta if isinstance(meta, list) else [meta]
-        return Field("affiliation", [Statement(str(a), [], "extracted") for a in items if str(a).strip()])
+        return Field("affiliation", [Statement(str(a), [], "extracted", kind="extracted") for a in items if str(a).strip()])
     found: list[Statement] = []
     title = " ".join(paper.title.lower().split())
     for c in chunks:
@@ -307,7 +131,7 @@ def _affiliation(paper: Paper, chunks: list[_Chunk], numbering: _Numbering) -> F
             line = " ".join(line.split())
             if (line and line.lower() != title and len(line) <= 200 and _AFFILIATION.search(line)
                     and "@" not in line and line not in {s.text for s in found}):
-                found.append(Statement(line, [numbering.number(c, line)], "extracted"))
+                found.append(Statement(line, [numbering.number(c, line)], "extracted", kind="extracted"))
     return Field("affiliation", found[:3])
 
 
@@ -320,7 +144,7 @@ def _keywords(chunks: list[_Chunk], numbering: _Numbering) -> Field:
         if m:
             words = [w.strip(" .;") for w in re.split(r"[,;·•]", m.group("list")) if w.strip(" .;")]
             n = numbering.number(c, m.group(0).strip())
-            return Field("keywords", [Statement(", ".join(words), [n], "extracted")])
+            return Field("keywords", [Statement(", ".join(words), [n], "extracted", kind="extracted")])
     return Field("keywords")
 
 
@@ -338,7 +162,7 @@ def _urls(paper: Paper, chunks: list[_Chunk]) -> Field:
         urls.append(paper.pdf_url)
     front = " ".join(c.text for c in chunks if c.kind == "front")
     urls += clean_urls(f"{paper.abstract}\n{paper.comment or ''}\n{front}")
-    return Field("urls", [Statement(u, [], "extracted") for u in dict.fromkeys(urls)])
+    return Field("urls", [Statement(u, [], "extracted", role="resource", kind="extracted") for u in dict.fromkeys(urls)])
 
 
 def _renumber(fields: dict[str, Field], sources: list[Source]) -> list[Source]:
@@ -364,35 +188,66 @@ def paper_link(paper: Paper) -> str | None:
     return paper.pdf_url
 
 
+def _no_repeats(fields: dict[str, Field], writer: Writer, groups: dict) -> None:
+    """A statement that repeats an earlier shown one of the paper (page order) gives way to its own sentence,
+    quoted, when that is new; else it is dropped."""
+    shown: list[str] = []
+    for name in FIELD_LABELS:
+        f = fields.get(name)
+        if f is None or name not in GENERATED_FIELDS:
+            continue
+        out = []
+        for st in f.statements:
+            if st.shown and any(repeats(st.text, t) for t in shown):
+                src = groups.get(id(st))
+                if st.kind != "quote" and src is not None:
+                    q = writer.quote(src, "replaced" if st.action == "kept" else st.action, st.generated, st.verdict)
+                    if not any(repeats(q.text, t) for t in shown):
+                        st = q
+                if any(repeats(st.text, t) for t in shown):
+                    st = Statement("", [], "dropped", st.generated, {**(st.verdict or {}), "reason": "duplicate"},
+                                   role=st.role)
+            if st.shown:
+                shown.append(st.text)
+            out.append(st)
+        f.statements = out
+
+
 def digest_paper(paper_id: str, catalog: Catalog, embedder, generator,
-                 fields: tuple[str, ...] = GENERATED_FIELDS) -> PaperDigest:
-    """Write one paper's digest with `generator`, every generated sentence checked against its own passages."""
+                 fields: tuple[str, ...] = GENERATED_FIELDS, mode: str = "auto") -> PaperDigest:
+    """Write one paper's digest with `generator`, every generated sentence checked against the sentences it rests
+    on. `mode`: "transform" | "free" | "auto" (see kb.digest.write)."""
     t0 = time.perf_counter()
     paper = catalog.load_paper(paper_id)
     if paper is None:
         raise KbError(f"no paper with id {paper_id} in the catalog")
     row = catalog.get_paper_row(paper_id)
     memo = MemoEmbedder(embedder)
-    chunks = _paper_chunks(catalog, paper_id, paper.title, memo)
+    chunks = _paper_chunks(catalog, paper_id)
     numbering = _Numbering()
     stats = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "generation_seconds": 0.0, "generated": 0,
-             "kept": 0, "replaced": 0, "dropped": 0, "quoted": 0, "not_claims": 0}
+             "kept": 0, "replaced": 0, "dropped": 0, "quoted": 0, "copied": 0, "not_claims": 0}
+    sentences = paper_sentences(chunks, paper.title)
+    survey = is_survey([s.text for s in sentences if s.role in ("contribution", "background")]) or \
+        bool(re.search(r"\b(?:survey|review)\b", paper.title, re.I))
+    alloc = allocate(sentences, survey)
+    writer = Writer(paper.title, generator, memo,
+                    lambda s: numbering.number(chunks[s.chunk], s.text), stats, resolve_mode(mode, generator))
     out: dict[str, Field] = {}
-    groups = [g for g in EVIDENCE if any(FIELD_SPECS[f].group == g for f in fields)]
-    queries = memo.embed([EVIDENCE[g].query for g in groups]) if groups else []
-    first_call = True
-    evidence = sum(1 for c in chunks if c.kind in _EVIDENCE_KINDS)
-    for group, qvec in zip(groups, queries):
-        qvec = qvec / (float(np.linalg.norm(qvec)) or 1.0)
-        members = [f for f in FIELD_SPECS if f in fields and FIELD_SPECS[f].group == group]
-        fitted, chunk_of = _group_passages(group, paper.title, paper_id, _rank(chunks, EVIDENCE[group], qvec),
-                                           generator, members, whole_paper=evidence <= EVIDENCE[group].passages)
-        for name in members:
-            # the first call of a paper starts from a clean model state, so a paper's text never depends on
-            # which paper came before it; later calls reuse the shared prefix (system, title, passages)
-            out[name] = _generate_field(name, paper.title, fitted, chunk_of, generator, memo, numbering, stats,
-                                        reuse_prefix=not first_call)
-            first_call = first_call and not fitted
+    source_of: dict[int, list[RoledSentence]] = {}
+    for name in [f for f in GENERATED_FIELDS if f in fields]:
+        groups = alloc.groups.get(name, [])
+        statements = writer.field(name, groups)
+        if writer.mode == "transform":
+            source_of.update({id(st): g for st, g in zip(statements, groups)})
+        out[name] = Field(name, statements, "survey" if name == "steps" and survey else "")
+        summary = out[name].shown[0] if name == "summary" and out[name].shown else None
+        if summary is not None and summary.kind == "quote" and groups:
+            # the summary could only quote the contribution: the other fields get sentences it does not show
+            alloc = allocate(sentences, survey, exclude={s.idx for s in groups[0][:1]})
+    _no_repeats(out, writer, source_of)
+    stats["quoted"] = sum(1 for f in out.values() for s in f.statements if s.shown and s.kind == "quote")
+    stats["roles"] = {r: sum(1 for s in sentences if s.role == r) for r in dict.fromkeys(s.role for s in sentences)}
     out["affiliation"] = _affiliation(paper, chunks, numbering)
     out["keywords"] = _keywords(chunks, numbering)
     out["urls"] = _urls(paper, chunks)
@@ -403,6 +258,6 @@ def digest_paper(paper_id: str, catalog: Catalog, embedder, generator,
         arxiv_id=paper.arxiv_id, arxiv_version=paper.arxiv_version, link=paper_link(paper), pdf_url=paper.pdf_url,
         comment=paper.comment, date=paper.digest_date or paper.published, full_text=bool(paper.pages),
         fields=out, sources=_renumber(out, list(numbering.sources.values())),
-        model=getattr(generator, "name", "generator"), prompt_version=PROMPT_VERSION, stats=stats,
-        topics=list(json.loads(row["topics"])) if row else [],
+        model=getattr(generator, "name", "generator"), prompt_version=f"{PROMPT_VERSION}/roles-v{ROLE_VERSION}",
+        stats=stats, topics=list(json.loads(row["topics"])) if row else [],
     )

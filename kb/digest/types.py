@@ -16,6 +16,11 @@ QUOTE_MARK = "†"  # marks a verbatim quote shown in place of a statement that 
 SHOWN_ACTIONS = ("kept", "replaced", "quoted", "extracted")
 QUOTE_ACTIONS = ("replaced", "quoted")
 
+# What a shown statement is. "generated": the model's own answer to a field's question (free-form, bigger models);
+# "compressed": the model's transformation of the one or two sentences assigned to it (shorter, merged, a step or
+# a takeaway); "quote": the assigned sentence itself, verbatim; "extracted": metadata or a line of the page text.
+KINDS = ("generated", "compressed", "quote", "extracted")
+
 # The fields of a paper's digest, in page order, with their labels.
 FIELD_LABELS: dict[str, str] = {
     "summary": "Summary",
@@ -41,6 +46,8 @@ class Statement:
     action: str  # see SHOWN_ACTIONS / "dropped"
     generated: str = ""  # what the model wrote (markers included), for generated statements
     verdict: dict | None = None  # kb.grounding.check.Verdict as a dict (status, score, overlap, similarity, missing ...)
+    role: str = ""  # the rhetorical role of the sentences it rests on (kb.digest.roles.ROLES)
+    kind: str = ""  # see KINDS
 
     @property
     def shown(self) -> bool:
@@ -55,6 +62,7 @@ class Statement:
 class Field:
     name: str
     statements: list[Statement] = field(default_factory=list)
+    note: str = ""  # why it is empty when that is known ("survey": a survey proposes no method of its own)
 
     @property
     def label(self) -> str:
@@ -133,7 +141,7 @@ class PaperDigest:
 
     def to_dict(self) -> dict:
         d = {"id": self.paper_id, **asdict(self)}
-        d["fields"] = {name: {"name": name, "label": f.label, "not_stated": f.not_stated,
+        d["fields"] = {name: {"name": name, "label": f.label, "not_stated": f.not_stated, "note": f.note,
                               "statements": [asdict(s) for s in f.statements]} for name, f in self.fields.items()}
         return d
 
@@ -141,7 +149,8 @@ class PaperDigest:
     def from_dict(cls, d: dict) -> "PaperDigest":
         d = dict(d)
         d.pop("id", None)
-        d["fields"] = {name: Field(name, [Statement(**s) for s in f["statements"]]) for name, f in d["fields"].items()}
+        d["fields"] = {name: Field(name, [Statement(**s) for s in f["statements"]], f.get("note", ""))
+                       for name, f in d["fields"].items()}
         d["sources"] = [Source(**s) for s in d["sources"]]
         return cls(**d)
 
