@@ -79,12 +79,12 @@ def checkout(ref: str, folder: Path) -> Path:
     return tree
 
 
-def start(tree: Path, catalog: Path, args, out: Path) -> subprocess.Popen:
+def start(tree: Path, catalog: Path, args, out: Path, name: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(tree), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    script = tree.parent / f"run-{tree.name}.py"
+    script = catalog.parent / f"run-{name}.py"
     script.write_text(_RUN)
     # each version digests its own copy of the catalog (a run writes nothing to it, but keeps them apart)
-    own = catalog.parent / f"catalog-{tree.name}.sqlite"
+    own = catalog.parent / f"catalog-{name}.sqlite"
     own.write_bytes(catalog.read_bytes())
     return subprocess.Popen([sys.executable, str(script), str(own), args.date, str(args.limit), str(args.threads),
                              str(out)], cwd=str(tree), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -129,9 +129,19 @@ def measure(data: dict) -> dict:
             "cpu_seconds_per_paper": round(data.get("bench_cpu_seconds", 0.0) / n, 2) if n else None}
 
 
-def role_accuracy(path: Path) -> dict:
-    """Accuracy of the role classifier on labelled papers: [{"title", "kind", "sentences": [[text, role]...]}]."""
+def role_accuracy(path: Path, pages: Path | None = None) -> dict:
+    """Accuracy of the role classifier on labelled papers: [{"title", "kind", "sentences": [[text, role]...]}], or
+    {arxiv_id: [role per abstract sentence]} for papers of the digest pages in `pages` (their text is read there)."""
     items = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(items, dict):
+        if pages is None or not pages.is_dir():
+            return {"skipped": f"no pages at {pages}"}
+        from kb.grounding.sentences import split_sentences
+        from kb.ingest.parsers.digest import parse_digest
+
+        abstracts = {p.arxiv_id: p.abstract for f in sorted(pages.glob("*.md")) for p in parse_digest(f).papers}
+        items = [{"title": k, "kind": "abstract", "sentences": list(zip(split_sentences(abstracts[k]), v))}
+                 for k, v in items.items() if not k.startswith("_") and k in abstracts]
     right = total = 0
     confusions: dict[str, int] = {}
     for paper in items:
@@ -158,8 +168,8 @@ def main() -> None:
     ap.add_argument("--keep", default="", help="folder to keep both digests' JSON in")
     args = ap.parse_args()
     fixtures = sorted((ROOT / "tests" / "fixtures").glob("roles*.json"))
-    report: dict = {"role_accuracy": {f.name: role_accuracy(f) for f in fixtures}}
     day = Path(args.pages) / args.date
+    report: dict = {"role_accuracy": {f.name: role_accuracy(f, day) for f in fixtures}}
     if not day.is_dir():
         print(json.dumps({**report, "skipped": f"no pages at {day}"}, indent=2))
         return
@@ -175,7 +185,7 @@ def main() -> None:
             trees = {"new": ROOT, "baseline": base}
             procs = {}
             for name in ("baseline", "new"):
-                procs[name] = start(trees[name], catalog, args, outs[name])
+                procs[name] = start(trees[name], catalog, args, outs[name], name)
                 if args.serial:
                     _wait(procs[name], name)
             for name, proc in procs.items():

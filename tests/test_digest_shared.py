@@ -27,12 +27,12 @@ def test_the_shared_day_gives_30_papers_under_5_topics_with_every_section(tmp_pa
     assert len(d.papers) == 30 and d.entries == 34
     assert {g.name: len(g.paper_ids) for g in d.groups} == TOPICS
     assert sum(len(p.topics) == 2 for p in d.papers.values()) == 4
-    assert len(gen.calls) == 30 * len(GENERATED_FIELDS)
+    assert len(gen.calls) == sum(p.stats["calls"] for p in d.papers.values())
     for p in d.papers.values():
         assert p.title and p.authors and p.abstract and p.link.startswith("http://arxiv.org/abs/")
         for name in GENERATED_FIELDS:
             assert name in p.fields
-        assert p.field("summary").shown and 3 <= len(p.field("takeaways").shown) <= 7
+        assert p.field("summary").shown and p.field("summary").shown[0].role in ("contribution", "method")
         assert not p.full_text and {s.kind for s in p.sources} == {"abstract"}
         # the pages' notes name affiliations, but they are machine-written: never evidence
         assert p.field("affiliation").not_stated

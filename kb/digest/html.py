@@ -129,7 +129,8 @@ def _statement_body(s: Statement, pid: str) -> str:
 
 def _field(f: Field, pid: str, sep: str = " ") -> str:
     if f.not_stated:
-        return f'<span class="missing">{NOT_STATED}</span>'
+        why = f" (the paper is a {_e(f.note)})" if f.note else ""
+        return f'<span class="missing">{NOT_STATED}{why}</span>'
     return sep.join(_statement(s, pid) for s in f.shown)
 
 
@@ -144,7 +145,7 @@ def _notes(p: PaperDigest) -> str:
                                            ("Method", "method"), ("Task &amp; performance", "results")], start=1))
     steps = p.field("steps")
     methods = ("<ol>" + "".join(f"<li>{_statement(s, pid)}</li>" for s in steps.shown) + "</ol>"
-               if steps.shown else f'<span class="missing">{NOT_STATED}</span>')
+               if steps.shown else _field(steps, pid))
     conclusion = (
         f'<p class="point"><b>(1) Significance</b> {_field(p.field("significance"), pid)}</p>'
         f'<p class="point"><b>(2) Innovation</b> {_field(p.field("innovation"), pid)}</p>'

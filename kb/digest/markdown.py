@@ -42,8 +42,10 @@ def statement_text(s: Statement) -> str:
 
 
 def field_text(f: Field, sep: str = " ") -> str:
-    """A field's shown statements joined, or NOT_STATED."""
-    return sep.join(statement_text(s) for s in f.shown) if f.shown else NOT_STATED
+    """A field's shown statements joined, or NOT_STATED (with the reason when known: "the paper is a survey")."""
+    if f.shown:
+        return sep.join(statement_text(s) for s in f.shown)
+    return f"{NOT_STATED} (the paper is a {f.note})" if f.note else NOT_STATED
 
 
 def date_line(d: Digest) -> str:
@@ -156,7 +158,7 @@ def notes_html(p: PaperDigest) -> str:
                            ("Past methods and their problem", field_text(p.field("prior_methods"))),
                            ("Proposed method", field_text(p.field("method"))),
                            ("Task and performance", field_text(p.field("results")))]),
-        points("Methods", [("", statement_text(s)) for s in steps] or [("", NOT_STATED)]),
+        points("Methods", [("", statement_text(s)) for s in steps] or [("", field_text(p.field("steps")))]),
         points("Conclusion", [("Significance", field_text(p.field("significance"))), ("", conclusion2)]),
     ]
     return "<ol>\n" + "\n".join(items) + "\n</ol>"

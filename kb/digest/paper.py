@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from kb.store.catalog import Catalog
 from kb.backends.embedders import MemoEmbedder
-from kb.digest.roles import ROLE_VERSION, RoledSentence, allocate, is_survey, repeats, sentence_roles
+from kb.digest.roles import ROLE_VERSION, RoledSentence, allocate, covers, is_survey, repeats, sentence_roles
 from kb.digest.types import FIELD_LABELS, Field, PaperDigest, Source, Statement
 from kb.digest.write import Writer, resolve_mode
 from kb.grounding.sentences import looks_like_instruction, quotable, split_sentences
@@ -242,9 +242,9 @@ def digest_paper(paper_id: str, catalog: Catalog, embedder, generator,
             source_of.update({id(st): g for st, g in zip(statements, groups)})
         out[name] = Field(name, statements, "survey" if name == "steps" and survey else "")
         summary = out[name].shown[0] if name == "summary" and out[name].shown else None
-        if summary is not None and summary.kind == "quote" and groups:
-            # the summary could only quote the contribution: the other fields get sentences it does not show
-            alloc = allocate(sentences, survey, exclude={s.idx for s in groups[0][:1]})
+        if summary is not None and groups and covers(summary.text, groups[0][0].text):
+            # the summary already says what the paper does: the other fields get sentences it does not show
+            alloc = allocate(sentences, survey, exclude={groups[0][0].idx})
     _no_repeats(out, writer, source_of)
     stats["quoted"] = sum(1 for f in out.values() for s in f.statements if s.shown and s.kind == "quote")
     stats["roles"] = {r: sum(1 for s in sentences if s.role == r) for r in dict.fromkeys(s.role for s in sentences)}

@@ -110,8 +110,8 @@ def classify(sentence: str, kind: str = "abstract", position: float = 0.0, previ
             return "result"
         return "contribution"
     evaluated = bool(_METRIC.search(s) or re.search(r"\b(?:experiment|result|evaluat|benchmark|dataset)", s, re.I))
-    if (_RESULT.search(s) or (_RESULT_WEAK.search(s) and evaluated)) and (first or evaluated or previous in (
-            "result", "method", "contribution")) and (previous or first):
+    if (_RESULT.search(s) or (_RESULT_WEAK.search(s) and evaluated)) and (first or _METRIC.search(s) or previous in (
+            "result", "method", "contribution")):
         return "result"
     if _SIGNIFICANCE.search(s) and (position >= 0.5 or kind == "conclusion"):
         return "significance"
@@ -157,6 +157,8 @@ def sentence_roles(sections: list[tuple[str, list[str]]]) -> list[list[str]]:
         for i, s in enumerate(sentences):
             position = i / max(1, len(sentences) - 1) if len(sentences) > 1 else 0.0
             roles.append(classify(s, kind, position, roles[-1] if roles else ""))
+        if is_survey(sentences):  # what a survey "does" is what it covers: no method of its own
+            roles = ["contribution" if r == "method" else r for r in roles]
         out.append(roles)
     return out
 
@@ -259,3 +261,9 @@ def repeats(a: str, b: str) -> bool:
     if not sa or not sb:
         return False
     return len(sa & sb) / len(sa | sb) >= 0.8
+
+
+def covers(statement: str, sentence: str, share: float = 0.6) -> bool:
+    """`statement` says most of what `sentence` says: at least `share` of its content words."""
+    words = content_stems(sentence)
+    return bool(words) and len(words & content_stems(statement)) / len(words) >= share
