@@ -3,7 +3,7 @@
 Run: `python bench/digest_quality.py [--date 2024-05-22] [--baseline main] [--limit N] [--threads 2] [--serial]`.
 
 The day's digest pages (../shared/data/digests/DATE) are ingested into a temporary KB_HOME with the bundled embedder;
-then each version (this checkout, and `--baseline`, a git ref checked out with `git worktree` into a temp folder)
+then each version (this checkout, and `--baseline`, a git ref checked out with `git archive` into a temp folder)
 writes the day's digest with the bundled models in its own process, no cache. By default both run at the same
 time (each with --threads), so both see the same load on a shared machine; `--serial` runs one after the other.
 Reported per version, over the generated fields (summary ... workload; urls, affiliation, keywords excluded):
@@ -70,9 +70,11 @@ def ingest_day(day: Path, folder: Path) -> Path:
 
 
 def checkout(ref: str, folder: Path) -> Path:
+    """The tracked files of `ref` in folder/baseline (`git archive`: the repository's worktree list is untouched)."""
     tree = folder / "baseline"
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), ref], check=True,
-                   capture_output=True)
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
     for link, target in (("kb_cli", "cli"), ("kb_models", "models")):
         if (tree / target).exists() and not (tree / link).exists():
             (tree / link).symlink_to(target)
@@ -95,8 +97,10 @@ def measure(data: dict) -> dict:
     shown = repeats_n = quotes = not_stated = links = prior_self = 0
     checked = kept = 0
     kinds: dict[str, int] = {}
+    with_repeats = 0
     for p in papers:
         seen: list[str] = []
+        before = repeats_n
         for name in GENERATED:
             f = p["fields"].get(name)
             if f is None:
@@ -115,13 +119,14 @@ def measure(data: dict) -> dict:
                 if name == "prior_methods" and classify(s["text"], "abstract", 0.3, "background") in (
                         "contribution", "method", "result"):
                     prior_self += 1
+        with_repeats += repeats_n > before
         st = p["stats"]
         checked += st.get("generated", 0)
         kept += st.get("kept", 0)
     n = len(papers)
     secs = data.get("bench_seconds", 0.0)
     return {"papers": n, "statements_shown": shown, "repeats_within_paper": repeats_n,
-            "papers_with_repeats": None, "quote_share": round(quotes / shown, 3) if shown else None,
+            "papers_with_repeats": with_repeats, "quote_share": round(quotes / shown, 3) if shown else None,
             "generated_share": round(1 - quotes / shown, 3) if shown else None, "kinds": kinds,
             "checked": checked, "kept": kept, "kept_share": round(kept / checked, 3) if checked else None,
             "fields_not_stated": not_stated, "links_outside_urls": links, "prior_work_about_itself": prior_self,
@@ -180,24 +185,21 @@ def main() -> None:
             args.baseline = subprocess.run(["git", "-C", str(ROOT), "merge-base", "HEAD", "main"], check=True,
                                            capture_output=True, text=True).stdout.strip()
         base = checkout(args.baseline, folder)
-        try:
-            outs = {"new": folder / "new.json", "baseline": folder / "baseline.json"}
-            trees = {"new": ROOT, "baseline": base}
-            procs = {}
-            for name in ("baseline", "new"):
-                procs[name] = start(trees[name], catalog, args, outs[name], name)
-                if args.serial:
-                    _wait(procs[name], name)
-            for name, proc in procs.items():
-                _wait(proc, name)
-            for name in ("baseline", "new"):
-                data = json.loads(outs[name].read_text())
-                report[name] = measure(data)
-                if args.keep:
-                    Path(args.keep).mkdir(parents=True, exist_ok=True)
-                    (Path(args.keep) / f"{name}.json").write_text(outs[name].read_text())
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], capture_output=True)
+        outs = {"new": folder / "new.json", "baseline": folder / "baseline.json"}
+        trees = {"new": ROOT, "baseline": base}
+        procs = {}
+        for name in ("baseline", "new"):
+            procs[name] = start(trees[name], catalog, args, outs[name], name)
+            if args.serial:
+                _wait(procs[name], name)
+        for name, proc in procs.items():
+            _wait(proc, name)
+        for name in ("baseline", "new"):
+            data = json.loads(outs[name].read_text())
+            report[name] = measure(data)
+            if args.keep:
+                Path(args.keep).mkdir(parents=True, exist_ok=True)
+                (Path(args.keep) / f"{name}.json").write_text(outs[name].read_text())
     b, n = report["baseline"], report["new"]
     report["ratios_new_over_baseline"] = {
         k: round(n[k] / b[k], 3) for k in ("seconds_per_paper", "cpu_seconds_per_paper", "statements_shown")

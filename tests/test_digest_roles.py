@@ -12,6 +12,7 @@ import pytest
 from kb.backends.embedders import HashEmbedder
 from kb.backends.generators import FakeGenerator
 from kb.digest.day import build_digest, paper_key
+from kb.digest.paper import GENERATED_FIELDS as GENERATED
 from kb.digest.render import render
 from kb.digest.roles import RoledSentence, allocate, classify, repeats, sentence_roles
 from kb.digest.types import NOT_STATED
@@ -237,3 +238,11 @@ def test_every_format_carries_role_and_kind(tmp_path):
     page.write_text(md, encoding="utf-8")
     back = parse_digest(page).papers
     assert [q.title for q in back] == [p.title] and back[0].abstract.startswith("Reconstructing a scene")
+
+
+def test_a_bare_name_or_heading_is_no_statement(tmp_path):
+    # "Depth Fusion Module" names a part but says nothing about it: each field falls back to its own sentence
+    _, p = _one(tmp_path, gen=FakeGenerator(lambda m: "Depth Fusion Module"))
+    shown = [s for f in GENERATED for s in p.field(f).shown]
+    assert shown and all(s.kind == "quote" and "Depth Fusion Module" not in s.text for s in shown)
+    assert p.stats["generated"] == 0 and p.stats["not_claims"] == p.stats["calls"]

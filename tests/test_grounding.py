@@ -294,14 +294,6 @@ def test_quotable_tells_sentences_from_titles_names_and_headings():
     assert quotable("SliceFormer reaches 81.2% top-1 accuracy on Kinetics-400.", TITLE)
 
 
-def test_bare_names_are_method_steps_but_no_takeaways():
-    from kb.digest.paper import _no_claim
-
-    name = "Atomized Proliferation and Geometry-Guided Optimization"
-    assert _no_claim(name, TITLE, False) and not _no_claim(name, TITLE, False, names_ok=True)
-    assert not _no_claim("SliceFormer reaches 81.2% top-1 accuracy on Kinetics-400.", TITLE, False)
-
-
 def test_focus_picks_the_replacement_quote_that_answers_the_question():
     emb = HashEmbedder(dim=2048)  # fewer hash collisions: similarities follow the shared words
     text = ("Video transformers spend most of their compute on redundant frames of every clip. "
