@@ -120,8 +120,8 @@ def _statement_body(s: Statement, pid: str) -> str:
     body = " ".join(s.text.split())
     if s.is_quote:
         body = body[:-1] if body.endswith(".") else body
-        why = ("the model's statement was not supported by the sources; this is the closest quote"
-               if s.action == "replaced" else "quoted from the paper to complete the list")
+        why = ("the model's statement was not supported by the sources; this is the sentence it rests on"
+               if s.action == "replaced" else "the sentence this statement rests on, quoted from the paper")
         return f'<q class="quoted" title="{_e(why)}">{_e(body)}</q>{cites}<span class="badge" title="{_e(why)}">' \
                f'{QUOTE_MARK} quote</span>'
     return f"{_e(body)}{cites}"

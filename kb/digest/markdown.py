@@ -90,7 +90,8 @@ def render_markdown(d: Digest) -> str:
         "",
         f">Written on this machine by kb with {d.model} (prompts {d.prompt_version}). Every generated statement "
         "was checked against the paper's own text and ends with its sources [n], listed under each paper.",
-        f">{QUOTE_MARK} marks a verbatim quote shown where the model's statement was not supported; \"{NOT_STATED}\" "
+        f">{QUOTE_MARK} marks a verbatim quote of the sentence a statement rests on (the model's rewrite was not "
+        f"supported, or only copied it); \"{NOT_STATED}\" "
         "marks what the papers do not say. The digest pages' own summaries were not used as evidence.",
         "",
         f"# {d.date} 更新",
@@ -188,9 +189,10 @@ def sources_markdown(p: PaperDigest) -> list[str]:
         lines += ["", "Statements (field: role, kind): " + "; ".join(roles) + "."]
     notes = []
     if any(st.is_quote and st.shown for st in p.statements()):
-        notes.append(f"{QUOTE_MARK} verbatim quote from the paper, shown where the model's statement was not "
-                     "supported or a list was too short.")
-    dropped = sum(f.dropped for f in p.fields.values())
+        notes.append(f"{QUOTE_MARK} verbatim quote from the paper: the sentence the statement rests on, shown where "
+                     "the model's rewrite of it was not supported or only copied it.")
+    dropped = sum(1 for f in p.fields.values() for s in f.statements
+                  if s.action == "dropped" and (s.verdict or {}).get("reason") != "duplicate")
     if dropped:
         notes.append(f"{dropped} generated statement{'s were' if dropped != 1 else ' was'} not supported by the "
                      "sources and dropped.")
