@@ -240,7 +240,7 @@ def digest_paper(paper_id: str, catalog: Catalog, embedder, generator,
         statements = writer.field(name, groups)
         if writer.mode == "transform":
             source_of.update({id(st): g for st, g in zip(statements, groups)})
-        out[name] = Field(name, statements, "survey" if name == "steps" and survey else "")
+        out[name] = Field(name, statements, "survey" if name in ("method", "steps") and survey else "")
         summary = out[name].shown[0] if name == "summary" and out[name].shown else None
         if summary is not None and groups and covers(summary.text, groups[0][0].text):
             # the summary already says what the paper does: the other fields get sentences it does not show

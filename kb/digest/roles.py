@@ -49,7 +49,7 @@ _CONTRIBUTION = _re(
 _SURVEY = _re(r"\b(?:this|our|the present) (?:survey|review|tutorial|overview)\b|\bwe (?:survey|review)\b|"
               r"\b(?:comprehensive|systematic|thorough) (?:survey|review|overview)\b")
 _GAP = _re(
-    r"\b(?:however|nevertheless|nonetheless|unfortunately|despite|although|but)\b|"
+    r"\b(?:however|nevertheless|nonetheless|unfortunately|despite|although)\b|"
     r"\b(?:existing|previous|prior|earlier|current|conventional|traditional|classical|mainstream|recent|most|"
     r"many|state-of-the-art|sota|typical)\s+(?:\w+\s+){0,3}?(?:methods?|approaches|works?|techniques|"
     r"models|systems|studies|solutions|pipelines|frameworks|algorithms|research|efforts|literature|attempts)\b|"
@@ -223,21 +223,23 @@ def allocate(sentences: list[RoledSentence], survey: bool = False, exclude: set[
 
     contributions = by_role["contribution"]
     results = by_role["result"]
-    headline = next((s for s in results if re.search(r"\d", s.text)), results[0] if results else None)
+    # the headline result the summary restates: one with a number ("experiments show it works" is no headline)
+    headline = next((s for s in results if _METRIC.search(s.text)), None)
     what = contributions[0] if contributions else (by_role["method"][0] if by_role["method"] else None)
     if what is not None:
         alloc.groups["summary"] = [[what] + ([headline] if headline is not None and headline.idx != what.idx
                                              and len(what.text) + len(headline.text) <= 420 else [])]
     take("background", _pairs(free(by_role["background"]), LIMITS["background"], merge=True))
     take("prior_methods", _pairs(free(by_role["gap"]), LIMITS["prior_methods"], merge=True))
-    take("method", [free(contributions)[:1] or free(by_role["method"])[:1]])
+    if not survey:  # a survey proposes no method of its own
+        take("method", [free(contributions)[:1] or free(by_role["method"])[:1]])
     novel = [s for s in free(contributions + by_role["method"]) if _NOVEL.search(s.text)]
     take("innovation", [(novel or free(contributions))[:1]])
     if not survey:
         take("steps", [[s] for s in free(by_role["method"])[:LIMITS["steps"]]])
     plain = [s for s in free(results) if not s.cost]
     ordered = ([headline] if headline is not None and headline in plain else []) + \
-        [s for s in plain if s is not headline]
+        [s for s in plain if s is not headline]  # the headline result first
     take("results", [[s] for s in (ordered or free(results))[:LIMITS["results"]]])
     take("workload", [[s] for s in [s for s in free(results + by_role["method"]) if s.cost][:1]])
     take("significance", [free(by_role["significance"])[:1]])
