@@ -171,6 +171,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--serial", action="store_true", help="run the versions one after the other")
     ap.add_argument("--keep", default="", help="folder to keep both digests' JSON in")
+    ap.add_argument("--baseline-json", default="", help="reuse the baseline digest kept by an earlier --keep run "
+                    "instead of writing it again (for iterating; ratios then compare two runs)")
     args = ap.parse_args()
     fixtures = sorted((ROOT / "tests" / "fixtures").glob("roles*.json"))
     day = Path(args.pages) / args.date
@@ -188,7 +190,11 @@ def main() -> None:
         outs = {"new": folder / "new.json", "baseline": folder / "baseline.json"}
         trees = {"new": ROOT, "baseline": base}
         procs = {}
+        if args.baseline_json:
+            outs["baseline"] = Path(args.baseline_json)
         for name in ("baseline", "new"):
+            if name == "baseline" and args.baseline_json:
+                continue
             procs[name] = start(trees[name], catalog, args, outs[name], name)
             if args.serial:
                 _wait(procs[name], name)
@@ -205,7 +211,8 @@ def main() -> None:
         k: round(n[k] / b[k], 3) for k in ("seconds_per_paper", "cpu_seconds_per_paper", "statements_shown")
         if n.get(k) and b.get(k)}
     report["baseline_ref"] = args.baseline
-    report["mode"] = "serial" if args.serial else "parallel (same load on both)"
+    report["mode"] = ("baseline reused from " + args.baseline_json if args.baseline_json else
+                      "serial" if args.serial else "parallel (same load on both)")
     print(json.dumps(report, indent=2, ensure_ascii=False))
 
 

@@ -129,6 +129,12 @@ def test_each_sentence_serves_one_field_and_prior_work_reads_only_earlier_work()
     assert {s.role for s in alloc.sentences("steps")} == {"method"}
     summary = alloc.sentences("summary")
     assert summary[0].role == "contribution" and any(re.search(r"\d", s.text) for s in summary)
+    # context no other field took still reaches the reader, as a takeaway
+    more = _roled(split_sentences(ABSTRACT.replace("tours. ", "tours. Phones now hold good cameras. Most people "
+                                                   "share scenes as photos. ", 1)))
+    took = allocate(more)
+    assert [s.text for s in took.sentences("takeaways") if s.role == "background"] == [
+        "Most people share scenes as photos."]
     # a result without a number is no headline: the summary says what the paper does, alone
     vague = _roled(split_sentences(ABSTRACT.replace("reaches 21.4 dB PSNR, 1.9 dB above", "beats")))
     assert [s.role for s in allocate(vague).sentences("summary")] == ["contribution"]

@@ -243,8 +243,12 @@ def allocate(sentences: list[RoledSentence], survey: bool = False, exclude: set[
     take("results", [[s] for s in (ordered or free(results))[:LIMITS["results"]]])
     take("workload", [[s] for s in [s for s in free(results + by_role["method"]) if s.cost][:1]])
     take("significance", [free(by_role["significance"])[:1]])
-    rest = free(by_role["result"] + by_role["contribution"] + by_role["method"] + by_role["significance"])
-    take("takeaways", [[s] for s in sorted(rest, key=lambda s: s.idx)[:LIMITS["takeaways"]]])
+    # takeaways: what no other field took, findings and contributions first, then context, in reading order
+    first = free(by_role["result"] + by_role["contribution"] + by_role["method"] + by_role["significance"])
+    context = free(by_role["background"] + by_role["gap"])
+    rest = sorted(first, key=lambda s: s.idx)[:LIMITS["takeaways"]]
+    rest += sorted(context, key=lambda s: s.idx)[:LIMITS["takeaways"] - len(rest)]
+    take("takeaways", [[s] for s in sorted(rest, key=lambda s: s.idx)])
     return alloc
 
 
