@@ -11,7 +11,7 @@ Reported per version, over the generated fields (summary ... workload; urls, aff
 - quote share (verbatim quotes among shown statements) and generated share (the rest);
 - share of the model's statements that passed the check (kept / checked);
 - fields "not stated"; link or code-release sentences outside Urls; prior-work statements about the paper itself
-  (the role classifier's reading of the shown text);
+  ("the paper's ...", "we ...", or what the role classifier reads as a contribution, method or result);
 - seconds per paper (wall) and CPU seconds per paper of the digest process.
 Role accuracy of kb.digest.roles on the labelled fixtures (tests/fixtures/roles.json) is reported once.
 """
@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kb.digest.roles import classify, repeats, sentence_roles  # noqa: E402
+from kb.digest.roles import classify, repeats, sentence_roles, speaks_of_itself  # noqa: E402
 
 GENERATED = ("summary", "takeaways", "background", "prior_methods", "method", "results", "steps", "significance",
              "innovation", "workload")
@@ -116,8 +116,8 @@ def measure(data: dict) -> dict:
                 repeats_n += any(repeats(s["text"], t) for t in seen)
                 seen.append(s["text"])
                 links += classify(s["text"]) == "resource"
-                if name == "prior_methods" and classify(s["text"], "abstract", 0.3, "background") in (
-                        "contribution", "method", "result"):
+                if name == "prior_methods" and (speaks_of_itself(s["text"]) or classify(
+                        s["text"], "abstract", 0.3, "background") in ("contribution", "method", "result")):
                     prior_self += 1
         with_repeats += repeats_n > before
         st = p["stats"]

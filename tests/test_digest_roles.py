@@ -258,3 +258,18 @@ def test_a_bare_name_or_heading_is_no_statement(tmp_path):
     shown = [s for f in GENERATED for s in p.field(f).shown]
     assert shown and all(s.kind == "quote" and "Depth Fusion Module" not in s.text for s in shown)
     assert p.stats["generated"] == 0 and p.stats["not_claims"] == p.stats["calls"]
+
+
+def test_a_rewrite_that_credits_the_paper_with_earlier_work_is_not_shown(tmp_path):
+    # the words are all in the gap sentence, but it is about earlier methods, not "the paper's"
+    def misattribute(messages):
+        if "earlier work" in messages[-1]["content"]:
+            return "The paper's radiance field methods need dozens of views and overfit badly with three."
+        return "Reconstructing a scene from a handful of photographs is central to mapping and robotics."
+
+    _, p = _one(tmp_path, gen=FakeGenerator(misattribute))
+    prior = p.field("prior_methods").shown
+    assert [(s.kind, s.text) for s in prior] == [
+        ("quote", "Existing radiance field methods need dozens of views and overfit badly when only three are given.")]
+    assert prior[0].verdict["reason"] == "misattributed"
+    assert p.field("background").shown[0].kind == "compressed"  # no self-reference added: kept

@@ -95,6 +95,15 @@ _METRIC = _re(r"\b\d+(?:\.\d+)?\s*(?:%|x\b|×|dB\b|fps\b|times\b)|\b\d+\.\d+\b")
 _NOVEL = _re(r"\b(?:novel|first|new|unlike|in contrast to|different from|instead of|rather than|for the first time)\b")
 
 
+_SELF = _re(r"\b(?:the|this|our|present|current) (?:paper|work|study|article|letter|survey|method|approach|"
+            r"framework|authors?)(?:'s)?\b|\b(?:we|our|us)\b|\bthe proposed\b")
+
+
+def speaks_of_itself(text: str) -> bool:
+    """The text speaks of the paper itself ("the paper's strategy", "we", "the proposed method")."""
+    return bool(_SELF.search(text))
+
+
 def classify(sentence: str, kind: str = "abstract", position: float = 0.0, previous: str = "") -> str:
     """The role of one sentence. `kind`: its chunk's section kind; `position`: 0..1 within its section (abstract);
     `previous`: the role of the sentence before it in the same section ("" for the first)."""

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from kb.digest.roles import RoledSentence
+from kb.digest.roles import RoledSentence, speaks_of_itself
 from kb.digest.types import Statement
 from kb.grounding.check import ground
 from kb.grounding.sentences import norm_text, parse_citations, quotable
@@ -100,8 +100,12 @@ class Writer:
             self.stats["not_claims"] += 1
             return self.quote(fallback, "quoted", reply, {**verdict, "reason": "not-a-claim"})
         self.stats["generated"] += 1
-        if not first.verdict.supported:
+        if not first.verdict.supported or (speaks_of_itself(clean) and not speaks_of_itself(source)):
+            # unsupported, or it credits the paper with what its sentences say of earlier work or of the field
+            # ("However, existing methods overfit" -> "The paper's method overfits")
             self.stats["replaced"] += 1
+            if first.verdict.supported:
+                verdict = {**verdict, "status": "unsupported", "reason": "misattributed"}
             return self.quote(fallback, "replaced", reply, verdict)
         if _copies(clean, texts):  # the model returned its source: that is a quote, shown as one
             self.stats["copied"] += 1
