@@ -11,6 +11,7 @@ import pytest
 
 from kb.backends.embedders import HashEmbedder
 from kb.backends.generators import FakeGenerator
+from kb.backends.generators import quote_first_passage as quote_first
 from kb.digest.day import build_digest, paper_key
 from kb.digest.paper import GENERATED_FIELDS as GENERATED
 from kb.digest.render import render
@@ -273,3 +274,19 @@ def test_a_rewrite_that_credits_the_paper_with_earlier_work_is_not_shown(tmp_pat
         ("quote", "Existing radiance field methods need dozens of views and overfit badly when only three are given.")]
     assert prior[0].verdict["reason"] == "misattributed"
     assert p.field("background").shown[0].kind == "compressed"  # no self-reference added: kept
+
+
+def test_innovation_reads_no_result_and_labels_before_a_rewrite_are_cut(tmp_path):
+    # "adding new mirrors" is no novelty claim: a method sentence reaches innovation only when it sets itself apart
+    texts = ["Mirrors are hard to render.", "We present MirrorSplat, a splatting method for mirror scenes.",
+             "All Gaussians are optimised jointly with the mirror plane.",
+             "It renders in real time and allows adding new mirrors and objects."]
+    sentences = [RoledSentence(i, t, r, 0, "abstract") for i, (t, r) in
+                 enumerate(zip(texts, ["background", "contribution", "method", "method"]))]
+    assert "innovation" not in allocate(sentences).groups
+
+    def labelled(messages):
+        return "Reflection: " + quote_first(messages)
+
+    _, p = _one(tmp_path, gen=FakeGenerator(labelled))
+    assert all(not s.text.startswith("Reflection") for f in GENERATED for s in p.field(f).shown)

@@ -92,6 +92,7 @@ _COST = _re(r"\b(?:GPUs?|TPUs?|hours?|minutes?|seconds?|ms\b|milliseconds?|real[
             r"memory|VRAM|GB\b|parameters|params|FLOPs|latency|throughput|inference (?:time|speed)|training (?:time|"
             r"cost)|faster|speed[s -]?up|\d+(?:\.\d+)?\s*[x×]\b)", )
 _METRIC = _re(r"\b\d+(?:\.\d+)?\s*(?:%|x\b|×|dB\b|fps\b|times\b)|\b\d+\.\d+\b")
+_NOVEL_STRONG = _re(r"\b(?:novel|for the first time|unlike|in contrast to|different from)\b")
 _NOVEL = _re(r"\b(?:novel|first|new|unlike|in contrast to|different from|instead of|rather than|for the first time)\b")
 
 
@@ -242,7 +243,9 @@ def allocate(sentences: list[RoledSentence], survey: bool = False, exclude: set[
     take("prior_methods", _pairs(free(by_role["gap"]), LIMITS["prior_methods"], merge=True))
     if not survey:  # a survey proposes no method of its own
         take("method", [free(contributions)[:1] or free(by_role["method"])[:1]])
-    novel = [s for s in free(contributions + by_role["method"]) if _NOVEL.search(s.text)]
+    # what is new: a further contribution with a novelty word, or a method sentence that sets itself apart
+    novel = [s for s in free(contributions) if _NOVEL.search(s.text)] + \
+        [s for s in free(by_role["method"]) if _NOVEL_STRONG.search(s.text)]
     take("innovation", [(novel or free(contributions))[:1]])
     if not survey:
         take("steps", [[s] for s in free(by_role["method"])[:LIMITS["steps"]]])

@@ -92,7 +92,9 @@ class Writer:
             self.stats["not_claims"] += 1
             return self.quote(fallback, "quoted", reply, {"status": "no-answer"})
         clean = parse_citations(first.original)[0]
+        # list marks and labels the model puts before its sentence ("- ", "Step 1:", "Reflection: ...")
         clean = re.sub(r"^\s*(?:[-*•]|\d+[.)]|step\s*\d*\s*[:.]|takeaway\s*:)\s*", "", clean, flags=re.I).strip()
+        clean = re.sub(r"^[A-Z][\w-]*\s*:\s+(?=[A-Z])", "", clean)
         verdict = _verdict(first.verdict)
         unfinished = cut and len(grounded.sentences) == 1 and not re.search(r"[.!?)\]]\W*$", clean)
         if first.reason in ("not-a-claim", "duplicate") or len(re.findall(r"\w+", clean)) < 4 or unfinished or \
