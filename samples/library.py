@@ -49,18 +49,18 @@ def make_paper(topic: str, rng: random.Random, serial: int, topical: float = 0.4
             "abstract": abstract}
 
 
-def make_library(n: int, about: list[str], seed: int = 0) -> list[dict]:
+def make_library(n: int, about: list[str], seed: int = 0, topical: float = 0.45) -> list[dict]:
     rng = random.Random(seed)
-    return [make_paper(about[i % len(about)], rng, i) for i in range(n)]
+    return [make_paper(about[i % len(about)], rng, i, topical) for i in range(n)]
 
 
-def make_day(n: int, seed: int = 1, first_id: int = 1) -> list[dict]:
+def make_day(n: int, seed: int = 1, first_id: int = 1, topical: float = 0.45) -> list[dict]:
     """`n` papers cycling through every topic, with fictional arXiv ids 2406.7NNNN."""
     rng = random.Random(seed)
     names = list(TOPICS)
     out = []
     for i in range(n):
-        p = make_paper(names[i % len(names)], rng, 1000 + i)
+        p = make_paper(names[i % len(names)], rng, 1000 + i, topical)
         p["id"] = f"2406.{70000 + first_id + i}"
         out.append(p)
     return out

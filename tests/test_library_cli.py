@@ -98,3 +98,20 @@ def test_ask_bibtex_appends_the_cited_papers(home, monkeypatch):
     assert "\nBibTeX:\n" in text.stdout and "@misc{alonso2024score," in text.stdout
     plain = runner.invoke(app, ["ask", q, "--no-stream"])
     assert "BibTeX" not in plain.stdout
+
+
+def test_digest_order_option(home, monkeypatch):
+    monkeypatch.setenv("KB_MODEL", "fake")
+    out = runner.invoke(app, ["digest", "--date", DAY, "--format", "json", "--out", "-", "--limit", "3", "-q"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    rel = [p["relevance"] for p in data["papers"]]
+    assert all(p["close_to"] for p in data["papers"]) and rel == sorted(rel, reverse=True)
+    topics = {p["id"]: p["topic"] for p in make_day(12)}
+    assert {topics[p["id"]] for p in data["papers"]} <= {"diffusion", "graphs"}  # the day's most relevant 3
+    listing = runner.invoke(app, ["digest", "--date", DAY, "--format", "json", "--out", "-", "--limit", "3", "-q",
+                                  "--order", "listing"])
+    by_title = sorted(make_day(12), key=lambda p: p["title"])  # the listing's order: `kb list --date`
+    assert [p["id"] for p in json.loads(listing.stdout)["papers"]] == [p["id"] for p in by_title[:3]]
+    bad = runner.invoke(app, ["digest", "--date", DAY, "--order", "random", "-q"])
+    assert bad.exit_code == 1 and "order must be one of" in bad.output

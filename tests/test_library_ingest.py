@@ -231,3 +231,19 @@ def test_same_title_with_different_arxiv_ids_stays_two_records(parts, tmp_path):
     feed.write_text(render_atom_feed([a, b]), encoding="utf-8")
     ingest([str(feed)], catalog, emb, store, IngestOptions())
     assert {r["id"] for r in catalog.list_papers()} == {a["id"], b["id"]}
+
+
+def test_an_arxiv_record_after_a_zotero_item_without_ids_joins_its_record(parts, tmp_path):
+    catalog, emb, store = parts
+    spec = PAPERS[1]
+    z = ZoteroFixture(tmp_path / "Zotero")
+    z.add_item(spec["title"], [split(n) for n in spec["authors"]], tags=["later"])
+    ingest_all([str(z.folder)], catalog, emb, store)
+    (first,) = catalog.list_papers()
+    assert first["id"].startswith("t-") and first["arxiv_id"] is None
+    feed = tmp_path / "feed.xml"
+    feed.write_text(render_atom_feed([spec]), encoding="utf-8")
+    ingest_all([str(feed)], catalog, emb, store)
+    (row,) = catalog.list_papers()
+    assert row["id"] == first["id"] and row["arxiv_id"] == spec["id"]
+    assert catalog.find_paper_id(spec["id"]) == first["id"]  # `kb show ARXIV_ID` still finds it

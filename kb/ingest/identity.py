@@ -11,11 +11,16 @@ paper enrich one record, whichever arrives first (the record keeps the id it was
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import re
+import sqlite3
 import unicodedata
 from dataclasses import replace
 
 from kb.types import Paper
+
+log = logging.getLogger(__name__)
 
 
 def normalize_title(title: str) -> str:
@@ -64,29 +69,34 @@ def existing_id(db, paper: Paper) -> str | None:
     if len(title.split()) < 3:  # "Introduction", "Notes": too short to identify a paper
         return None
     surname = _surname(paper.authors[0]) if paper.authors else ""
+    # A record made without an arXiv id or DOI has the title key as its id: a primary-key lookup.
+    by_key = paper_id(replace(paper, arxiv_id=None))
+    row = db.execute("SELECT id, arxiv_id, extra FROM papers WHERE id = ?", (by_key,)).fetchone()
+    if row and _compatible(paper.arxiv_id, row["arxiv_id"]) and _same_doi(doi, row["extra"]):
+        return row["id"]
+    if paper.arxiv_id:
+        return None  # records with arXiv ids are found by id; the full-text title search is for the rest
     phrase = '"' + title.replace('"', " ") + '"'
     try:
         rows = db.execute("SELECT p.id, p.title, p.authors, p.arxiv_id, p.extra FROM papers_fts f"
                           " JOIN papers p ON p.id = f.paper_id WHERE papers_fts MATCH ? LIMIT 20",
                           ("title : " + phrase,)).fetchall()
-    except Exception as e:  # an FTS syntax corner case must not stop ingest: fall back to no match
-        import logging
-
-        logging.getLogger(__name__).debug("title lookup failed for %r: %s", paper.title, e)
+    except sqlite3.Error as e:  # an FTS syntax corner case must not stop ingest: fall back to no match
+        log.debug("title lookup failed for %r: %s", paper.title, e)
         return None
-    import json
-
     for row in rows:
-        if normalize_title(row["title"]) != title or not _compatible(paper.arxiv_id, row["arxiv_id"]):
+        if normalize_title(row["title"]) != title or not _same_doi(doi, row["extra"]):
             continue
         authors = json.loads(row["authors"] or "[]")
         if surname and authors and _surname(authors[0]) != surname:
             continue
-        other_doi = normalize_doi(json.loads(row["extra"] or "{}").get("doi"))
-        if doi and other_doi and doi != other_doi:
-            continue
         return row["id"]
     return None
+
+
+def _same_doi(doi: str | None, extra_json: str | None) -> bool:
+    other = normalize_doi(json.loads(extra_json or "{}").get("doi"))
+    return not doi or not other or doi == other
 
 
 def _compatible(a: str | None, b: str | None) -> bool:

@@ -20,6 +20,7 @@ from kb.library import tables
 from kb.types import KbError
 
 _FRONT = ("front", "abstract", "introduction")
+NEIGHBOURS = 1
 
 
 @dataclass
@@ -85,7 +86,8 @@ def library_profile(catalog, now: float | None = None, half_life_days: float = 9
     return Profile(ids, matrix, weights.astype(np.float32), titles)
 
 
-def rank(catalog, candidate_ids: list[str], profile: Profile | None = None) -> dict[str, Relevance]:
+def rank(catalog, candidate_ids: list[str], profile: Profile | None = None, neighbours: int = NEIGHBOURS
+         ) -> dict[str, Relevance]:
     """{candidate id: Relevance}; empty when the library is empty. Candidates without embeddings are absent."""
     profile = library_profile(catalog) if profile is None else profile
     if not len(profile):
@@ -108,8 +110,10 @@ def rank(catalog, candidate_ids: list[str], profile: Profile | None = None) -> d
         best = int(np.argmax(s))
         if not np.isfinite(s[best]):
             continue
+        finite = s[np.isfinite(s)]
+        top = np.sort(finite)[-min(neighbours, len(finite)):]
         lib_id = profile.ids[best]
-        out[pid] = Relevance(pid, float(s[best]), lib_id, profile.titles.get(lib_id, lib_id))
+        out[pid] = Relevance(pid, float(top.mean()), lib_id, profile.titles.get(lib_id, lib_id))
     return out
 
 
