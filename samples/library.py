@@ -38,9 +38,11 @@ _GIVEN = "Ana Ben Chloe Dev Emi Femi Gia Hugo Ines Jon Kai Lea Mo Noor Omar Pia 
 
 
 def make_paper(topic: str, rng: random.Random, serial: int, topical: float = 0.45) -> dict:
-    """One paper of `topic`: title, authors, abstract (about 60 words, `topical` of them from the topic)."""
+    """One paper of `topic`: title, authors, abstract (about 60 words, `topical` of them from the topic; the
+    title has round(6 * topical) topic words, so a low `topical` makes the paper hard to place)."""
     vocab = TOPICS[topic]
-    title_words = rng.sample(vocab, 3) + rng.sample(_COMMON, 2)
+    n_topic = min(3, round(6 * topical))
+    title_words = rng.sample(vocab, n_topic) + rng.sample(_COMMON, 5 - n_topic)
     rng.shuffle(title_words)
     words = [rng.choice(vocab) if rng.random() < topical else rng.choice(_COMMON) for _ in range(60)]
     abstract = " ".join(words).capitalize() + "."

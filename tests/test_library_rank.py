@@ -128,6 +128,12 @@ def test_min_relevance_lists_weak_papers_without_generating_them(kb, tmp_path):
     md = render(d, "md")
     assert "**Also announced**" in md and all(a["title"] in md for a in group.also)
     assert d.stats["also_announced"] == len(low)
+    from kb.ingest.parsers.digest import parse_digest
+
+    page = tmp_path / "page.md"
+    page.write_text(md, encoding="utf-8")
+    parsed = parse_digest(page)  # a generated page still reads back as exactly its digested papers
+    assert parsed.errors == [] and {p.arxiv_id for p in parsed.papers} == set(d.papers)
 
 
 def test_min_relevance_must_be_a_number(tmp_path):
@@ -147,3 +153,13 @@ def test_recommend_across_topics(kb):
     topic = {p["id"]: p["topic"] for p in day}
     assert all(topic[it["id"]] in ABOUT for it in items)
     assert [it["relevance"] for it in items] == sorted((it["relevance"] for it in items), reverse=True)
+
+
+def test_library_tables_are_created_inside_an_open_transaction(tmp_path):
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    catalog.db.execute("INSERT INTO papers(id, title, authors, abstract, topics, extra, meta_rank, added_at,"
+                       " updated_at) VALUES ('p1', 'T', '[]', '', '[]', '{}', 1, 0, 0)")
+    with catalog.transaction():  # `kb star` on a catalog that has never seen the library tables
+        assert tables.star(catalog.db, "p1")
+    assert tables.starred(catalog.db) == {"p1"}
+    catalog.close()

@@ -32,8 +32,13 @@ def read_bibtex(path: Path | str) -> LibraryRead:
     except OSError as e:
         raise KbError(f"{path}: cannot read ({e.strerror or e})") from e
     # bibtexparser logs each failed block as a warning; we report them ourselves, with their line.
-    logging.getLogger("bibtexparser").setLevel(logging.ERROR)
-    library = bibtexparser.parse_string(text)
+    quiet = logging.getLogger("bibtexparser")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        library = bibtexparser.parse_string(text)
+    finally:
+        quiet.setLevel(level)
     errors = [f"line {b.start_line + 1}: cannot parse entry {_head(b.raw)}, skipped" for b in library.failed_blocks]
     items = []
     for entry in library.entries:

@@ -34,7 +34,7 @@ def library_kind(item: str) -> str | None:
     from kb.library.zotero import is_zotero_folder
 
     path = Path(item).expanduser()
-    if is_zotero_folder(path):
+    if is_zotero_folder(path) or (path.name == "zotero.sqlite" and is_zotero_folder(path.parent)):
         return "zotero"
     if path.suffix.lower() in (".bib", ".bibtex") and path.is_file():
         return "bibtex"
@@ -64,6 +64,8 @@ def ingest_all(items: list[str], catalog: Catalog, embedder, store, opts: Ingest
 def read_library(item: str, kind: str, zotero_base_dir: str | None = None) -> tuple[str, LibraryRead]:
     """(the library's resolved path, what it holds)."""
     root = Path(item).expanduser().resolve()
+    if kind == "zotero" and root.is_file():  # the database file named instead of its folder
+        root = root.parent
     if kind == "zotero":
         from kb.library.zotero import read_zotero
 

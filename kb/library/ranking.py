@@ -5,8 +5,9 @@ paper has them, so a full-text library paper and an abstract-only listing are co
 length; nothing is embedded at ranking time. A candidate's relevance is its highest cosine similarity to a
 library paper, each library paper weighted by how recently it joined the library (weight 1.0 when just added,
 halfway to `1 - recency` after `half_life_days`), so new interests count a little more than old ones. The library
-paper that gives the maximum is the one the candidate is "close to". A candidate that is itself in the library
-is compared with the rest of it.
+paper that gives the maximum is the one the candidate is "close to" (`neighbours` > 1 scores with the mean of
+that many best library papers instead; 1 keeps the shown score equal to the similarity to the paper named). A
+candidate that is itself in the library is compared with the rest of it.
 """
 from __future__ import annotations
 

@@ -38,7 +38,9 @@ LIBRARY_KINDS = ("zotero", "bibtex")
 def ensure(db: sqlite3.Connection) -> sqlite3.Connection:
     """Create the library tables if missing (idempotent, cheap); returns `db`."""
     if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'library_stars'").fetchone() is None:
-        db.executescript(_SCHEMA)
+        for statement in _SCHEMA.split(";"):  # one by one: executescript would commit an open transaction
+            if statement.strip():
+                db.execute(statement)
     return db
 
 
