@@ -247,3 +247,17 @@ def test_an_arxiv_record_after_a_zotero_item_without_ids_joins_its_record(parts,
     (row,) = catalog.list_papers()
     assert row["id"] == first["id"] and row["arxiv_id"] == spec["id"]
     assert catalog.find_paper_id(spec["id"]) == first["id"]  # `kb show ARXIV_ID` still finds it
+
+
+def test_missing_or_broken_attachments_leave_a_metadata_only_paper(parts, tmp_path):
+    catalog, emb, store = parts
+    z = ZoteroFixture(tmp_path / "Zotero")
+    gone = z.add_item(PAPERS[0]["title"], [split(PAPERS[0]["authors"][0])], fields={"abstractNote": "Gone."})
+    z.attach_linked(gone, tmp_path / "not-synced.pdf")  # a file not on this computer: a note, not an error
+    broken = z.add_item(PAPERS[1]["title"], [split(PAPERS[1]["authors"][0])], fields={"abstractNote": "Broken."})
+    z.attach_stored(broken, b"%PDF-1.7 this is not really a pdf")
+    report = ingest_all([str(z.folder)], catalog, emb, store)
+    assert len(report.errors) == 1 and "zotero:" in report.errors[0][0]  # the unreadable PDF, named
+    papers = {r["title"]: catalog.load_paper(r["id"]) for r in catalog.list_papers()}
+    assert set(papers) == {PAPERS[0]["title"], PAPERS[1]["title"]}
+    assert all(not p.pages and p.abstract for p in papers.values())
