@@ -52,13 +52,15 @@ def export(
 
 def _set_star(ref: str, on: bool, as_json: bool) -> None:
     from kb.library import tables
+    from kb.store.lock import kb_lock
 
     with session() as s, errors_to_exit():
         pid = s.catalog.find_paper_id(ref)
         if pid is None:
             raise fail(f"no paper matches '{ref}' (see `kb list`)")
-        with s.catalog.transaction():
-            changed = tables.star(s.catalog.db, pid) if on else tables.unstar(s.catalog.db, pid)
+        with kb_lock(s.settings.lock_path, exclusive=True, timeout=s.settings.lock_timeout, on_wait=info):
+            with s.catalog.transaction():
+                changed = tables.star(s.catalog.db, pid) if on else tables.unstar(s.catalog.db, pid)
     if as_json:
         print_json({"id": pid, "starred": on, "changed": changed})
     else:

@@ -163,3 +163,13 @@ def test_library_tables_are_created_inside_an_open_transaction(tmp_path):
         assert tables.star(catalog.db, "p1")
     assert tables.starred(catalog.db) == {"p1"}
     catalog.close()
+
+
+def test_reading_the_library_never_writes(kb):
+    catalog, emb, store, day, tmp = kb
+    assert not tables.exists(catalog.db)  # nothing library-related was ever written
+    rank(catalog, [p["id"] for p in day])
+    tables.papers_with_label(catalog.db, "tag", "x")
+    tables.overview(catalog.db)
+    _digest(catalog, emb, [Topic("All", keywords=["results"])])
+    assert not tables.exists(catalog.db)  # so a read-only KB_HOME or a running writer is no obstacle

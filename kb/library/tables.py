@@ -1,7 +1,9 @@
 """The library's own data in the catalog database: collections, tags, stars, and which papers form the library.
 
 Kept out of kb.store.catalog on purpose: these tables are created idempotently on the catalog's connection the
-first time a library function needs them (`ensure`), so catalogs made before them open unchanged.
+first time something is written to them (`ensure`), so catalogs made before them open unchanged. Reading functions
+never write (a read-only KB_HOME, or a reader next to a running `kb ingest`, must not need a write lock): without
+the tables they answer "nothing".
 
 Tables:
 - `library_labels(paper_id, source, kind, name)`: a collection ("collection", full path "Parent/Child") or a tag
@@ -35,9 +37,13 @@ CREATE TABLE IF NOT EXISTS library_stars (paper_id TEXT PRIMARY KEY, starred_at 
 LIBRARY_KINDS = ("zotero", "bibtex")
 
 
+def exists(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE name = 'library_stars'").fetchone() is not None
+
+
 def ensure(db: sqlite3.Connection) -> sqlite3.Connection:
     """Create the library tables if missing (idempotent, cheap); returns `db`."""
-    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'library_stars'").fetchone() is None:
+    if not exists(db):
         for statement in _SCHEMA.split(";"):  # one by one: executescript would commit an open transaction
             if statement.strip():
                 db.execute(statement)
@@ -66,14 +72,16 @@ def drop_item(db: sqlite3.Connection, source: str) -> None:
 
 def item_sources(db: sqlite3.Connection, prefix: str) -> list[str]:
     """Library sources whose name starts with `prefix` (e.g. every item of one Zotero folder)."""
-    ensure(db)
+    if not exists(db):
+        return []
     return [r[0] for r in db.execute("SELECT source FROM library_items WHERE substr(source, 1, ?) = ?",
                                      (len(prefix), prefix))]
 
 
 def labels_of(db: sqlite3.Connection, paper_id: str) -> dict[str, list[str]]:
     """{"collections": [...], "tags": [...]} of one paper."""
-    ensure(db)
+    if not exists(db):
+        return {"collections": [], "tags": []}
     out: dict[str, list[str]] = {"collections": [], "tags": []}
     for kind, name in db.execute("SELECT DISTINCT kind, name FROM library_labels WHERE paper_id = ? ORDER BY name",
                                  (paper_id,)):
@@ -83,7 +91,8 @@ def labels_of(db: sqlite3.Connection, paper_id: str) -> dict[str, list[str]]:
 
 def papers_with_label(db: sqlite3.Connection, kind: str, name: str) -> set[str]:
     """Papers in collection `name` (its full path or its own name, with sub-collections) or with tag `name`."""
-    ensure(db)
+    if not exists(db):
+        return set()
     if kind == "collection":
         rows = db.execute("SELECT paper_id FROM library_labels WHERE kind = 'collection' AND (name = ? COLLATE NOCASE"
                           " OR name LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\')",
@@ -100,7 +109,8 @@ def _like(s: str) -> str:
 
 def label_counts(db: sqlite3.Connection, kind: str) -> list[tuple[str, int]]:
     """[(name, number of papers)] of every collection or tag, by name."""
-    ensure(db)
+    if not exists(db):
+        return []
     return [(r[0], r[1]) for r in db.execute(
         "SELECT name, COUNT(DISTINCT paper_id) FROM library_labels l WHERE kind = ?"
         " AND EXISTS (SELECT 1 FROM papers p WHERE p.id = l.paper_id) GROUP BY name ORDER BY name COLLATE NOCASE",
@@ -121,7 +131,8 @@ def unstar(db: sqlite3.Connection, paper_id: str) -> bool:
 
 
 def starred(db: sqlite3.Connection) -> set[str]:
-    ensure(db)
+    if not exists(db):
+        return set()
     return {r[0] for r in db.execute(
         "SELECT s.paper_id FROM library_stars s JOIN papers p ON p.id = s.paper_id")}
 
@@ -130,23 +141,26 @@ def library_papers(db: sqlite3.Connection, downloads: Path | str | None = None) 
     """{paper id: when it joined the library (epoch seconds)} for every library paper (see the module docstring).
 
     `downloads`: the folder kb downloads PDFs into (KB_HOME/papers); PDFs there are not the user's own."""
-    ensure(db)
     out: dict[str, float] = {}
 
     def add(pid: str, when: float) -> None:
         out[pid] = max(out.get(pid, 0.0), when)
 
-    for pid, when in db.execute("SELECT i.paper_id, i.added FROM library_items i JOIN papers p ON p.id = i.paper_id"):
-        add(pid, when)
+    ready = exists(db)
+    if ready:
+        for pid, when in db.execute("SELECT i.paper_id, i.added FROM library_items i"
+                                    " JOIN papers p ON p.id = i.paper_id"):
+            add(pid, when)
     prefix = str(Path(downloads).resolve()) + "/" if downloads else None
     for pid, path, when in db.execute("SELECT ps.paper_id, ps.path, p.added_at FROM paper_sources ps"
                                       " JOIN papers p ON p.id = ps.paper_id WHERE ps.kind = 'pdf'"):
         if prefix is None or not path.startswith(prefix):
             add(pid, when)
-    for pid, when in db.execute("SELECT s.paper_id, s.starred_at FROM library_stars s JOIN papers p ON p.id = s.paper_id"):
-        add(pid, when)
+    if ready:
+        for pid, when in db.execute("SELECT s.paper_id, s.starred_at FROM library_stars s"
+                                    " JOIN papers p ON p.id = s.paper_id"):
+            add(pid, when)
     return out
-
 
 
 def filter_ids(db: sqlite3.Connection, ids: list[str], collection: str | None = None, tag: str | None = None,
