@@ -115,7 +115,7 @@ def ingest_papers(papers: list[Paper], catalog: Catalog, embedder, store, opts: 
         progress("paper", index=i, total=len(papers), title=paper.title)
         source = f"arxiv:{paper_id(paper)}"
         with _disk_full_guard(f"storing {source}", catalog), catalog.transaction():
-            _store_papers([paper], source, paper.source_kind or "arxiv-api", catalog, embedder, opts, report)
+            store_papers([paper], source, paper.source_kind or "arxiv-api", catalog, embedder, opts, report)
         report.parsed += 1
     progress("paper", index=len(papers), total=len(papers), title="")
     with _disk_full_guard("writing embeddings and vectors", catalog):
