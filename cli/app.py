@@ -29,14 +29,15 @@ def main_options(
 @app.command()
 def ingest(
     paths: List[str] = typer.Argument(..., help="PDFs, digest pages (.md), arXiv Atom (.xml) / OAI JSON lines "
-                                      "(.jsonl), folders (recursive), globs, or arXiv ids/URLs (arxiv:2405.12211)."),
+                                      "(.jsonl), folders (recursive), globs, arXiv ids/URLs (arxiv:2405.12211), "
+                                      "a Zotero data folder (~/Zotero), or BibTeX files (.bib)."),
     password: Optional[str] = typer.Option(None, "--password", help="Password for encrypted PDFs."),
     force: bool = typer.Option(False, "--force", help="Re-parse files even when unchanged."),
     chroma_url: Optional[str] = typer.Option(None, "--chroma-url", help="Use a Chroma server (http://host:port)."),
     as_json: bool = JSON,
 ) -> None:
     """Add papers to the knowledge base. Unchanged files are skipped; rerun after an interruption to finish."""
-    from kb.ingest.pipeline import ingest as run_ingest
+    from kb.library.ingest import ingest_all as run_ingest
     from kb.store.lock import kb_lock
 
     with session(chroma_url=chroma_url) as s, errors_to_exit():
@@ -58,13 +59,22 @@ def list_papers(
     since: Optional[str] = typer.Option(None, "--since", help="Papers on or after this date."),
     until: Optional[str] = typer.Option(None, "--until", help="Papers on or before this date."),
     topic: Optional[str] = typer.Option(None, "--topic", help="Only papers of this topic."),
-    kind: Optional[str] = typer.Option(None, "--kind", help="Only papers with a source of this kind: pdf, digest, arxiv."),
+    kind: Optional[str] = typer.Option(None, "--kind", help="Only papers with a source of this kind: pdf, digest, "
+                                       "arxiv, zotero, bibtex."),
+    collection: Optional[str] = typer.Option(None, "--collection", help="Only papers in this Zotero collection."),
+    tag: Optional[str] = typer.Option(None, "--tag", help="Only papers with this tag (Zotero tag, .bib keyword)."),
+    starred: bool = typer.Option(False, "--starred", help="Only papers marked with `kb star`."),
     as_json: bool = JSON,
 ) -> None:
     """List papers. A paper's date is its digest page's date, else its arXiv announcement date (`kb fetch`), else
     its arXiv submission date, else its PDF's date."""
+    from kb.library.tables import filter_ids
+
     with session() as s:
         rows = s.catalog.list_papers(date=date, topic=topic, kind=kind, since=since, until=until)
+        if collection or tag or starred:
+            keep = set(filter_ids(s.catalog.db, [r["id"] for r in rows], collection, tag, starred))
+            rows = [r for r in rows if r["id"] in keep]
         data = [render.paper_row(r) for r in rows]
     if as_json:
         print_json(data)
@@ -73,17 +83,27 @@ def list_papers(
 
 
 @app.command()
-def show(ref: str = typer.Argument(..., help="Paper id, arXiv id, or a unique id prefix."), as_json: bool = JSON) -> None:
-    """Show one paper: metadata, sources, sections, chunk count, annotations."""
+def show(ref: Optional[str] = typer.Argument(None, help="Paper id, arXiv id, or a unique id prefix; without it, "
+                                             "your library's collections and tags."), as_json: bool = JSON) -> None:
+    """Show one paper: metadata, sources, sections, chunk count, annotations, collections and tags."""
+    from kb.library.tables import overview, paper_labels
+    from kb_cli.library_cmd import print_labels, print_overview
+
     with session() as s:
-        pid = s.catalog.find_paper_id(ref)
-        if pid is None:
-            raise fail(f"no paper matches '{ref}' (see `kb list`)")
-        data = render.paper_detail(s.catalog, pid)
+        if ref is None:
+            data = overview(s.catalog.db)
+        else:
+            pid = s.catalog.find_paper_id(ref)
+            if pid is None:
+                raise fail(f"no paper matches '{ref}' (see `kb list`)")
+            data = {**render.paper_detail(s.catalog, pid), **paper_labels(s.catalog.db, pid)}
     if as_json:
         print_json(data)
+    elif ref is None:
+        print_overview(data)
     else:
         render.paper_detail_text(data)
+        print_labels(data)
 
 
 @app.command()
@@ -223,6 +243,10 @@ ask_cmd.register(app)
 
 from kb_cli import fetch_cmd  # noqa: E402
 fetch_cmd.register(app)
+
+
+from kb_cli import library_cmd  # noqa: E402
+library_cmd.register(app)
 
 
 def main() -> None:

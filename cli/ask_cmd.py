@@ -164,6 +164,7 @@ def register(app: typer.Typer) -> None:
         model: Optional[str] = typer.Option(None, "--model", help="Generation model: registered name or GGUF path."),
         llm_url: Optional[str] = typer.Option(None, "--llm-url", help="OpenAI-compatible server URL instead."),
         no_stream: bool = typer.Option(False, "--no-stream", help="Do not stream the draft to stderr."),
+        bibtex: bool = typer.Option(False, "--bibtex", help="Append the BibTeX entries of the cited papers."),
         as_json: bool = JSON,
     ) -> None:
         """Answer a question from the papers, with citations checked against the passages they quote."""
@@ -184,12 +185,19 @@ def register(app: typer.Typer) -> None:
             ans = answer(question, s.catalog, s.embedder, s.read_store, _generator(s.settings), k=k, mode=mode,
                          filters=_filters(s.catalog, date, since, until, topic, paper),
                          max_tokens=s.settings.max_answer_tokens, on_token=on_token if stream else None)
+            if bibtex:
+                from kb.library.export import citations_for, render
+
+                entries = render(citations_for(s.catalog, [] if ans.abstained else ans.cited_papers()), "bibtex")
         if started[0]:
             sys.stderr.write("\n\n")
         if as_json:
-            print_json(ans.to_dict())
+            print_json({**ans.to_dict(), "bibtex": entries} if bibtex else ans.to_dict())
         else:
             render_answer(ans)
+            if bibtex and entries:
+                print("\nBibTeX:\n")
+                print(entries.rstrip())
 
     @app.command("eval")
     def eval_cmd(

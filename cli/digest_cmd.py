@@ -54,6 +54,8 @@ def digest(
                             "page) | json (the same content as data, with citations and verdicts)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N papers."),
     refresh: bool = typer.Option(False, "--refresh", help="Regenerate papers even when cached."),
+    order: str = typer.Option("relevance", "--order", help="relevance (most related to your library first, each "
+                              "with the library paper it is close to) | listing (the listing's order)."),
     model: Optional[str] = typer.Option(None, "--model", help="Generation model (registered name or GGUF path)."),
     llm_url: Optional[str] = typer.Option(None, "--llm-url", help="Use an OpenAI-compatible server instead."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or notes; errors only."),
@@ -83,7 +85,7 @@ def digest(
             cache_path = ":memory:" if s.catalog.readonly else st.home / "cache" / "digest.sqlite"
             with DigestCache(cache_path) as cache, ProgressBars(enabled=True) as bars:
                 result = build_digest(date, s.catalog, s.embedder, generator, topic=topic, limit=limit,
-                                      refresh=refresh, cache=cache, progress=bars, topics=topic_defs)
+                                      refresh=refresh, cache=cache, progress=bars, topics=topic_defs, order=order)
         text = render(result, fmt)
         target = output_path(out, st.digests_dir, date, topic, fmt)
         if target is not None:
@@ -100,6 +102,8 @@ def _summary(d) -> str:
     s = d.stats
     line = (f"{d.date}: {s['papers']} papers ({s['entries']} entries) in {s['topics']} topics, "
             f"{s['cached']} from cache; ")
+    if s.get("also_announced"):
+        line += f"{s['also_announced']} below min_relevance listed only; "
     if s["statements_generated"]:
         line += (f"{s['statements_kept']} of {s['statements_generated']} generated statements supported, "
                  f"{s['statements_replaced']} replaced by quotes, {s['statements_dropped']} dropped; ")

@@ -7,6 +7,11 @@ Papers are grouped by topic (kb.digest.topics), each paper's digest is written b
 are cached (kb.digest.cache) under a key of the paper's content, the model, the prompt version and the embedder:
 a second run of the same day reads every paper back, `refresh=True` regenerates, an interrupted run resumes with
 the first paper it had not finished. Rendering lives in kb.digest.markdown (Markdown, JSON) and kb.digest.html.
+
+Within each topic, papers are ordered by relevance to the user's library (kb.library.ranking; `order="listing"`
+keeps the listing's order), each with the library paper it is closest to; a topic's `min_relevance` moves the
+papers below it into the topic's "also announced" list (title and link, nothing generated). With an empty
+library nothing is reordered or moved.
 """
 from __future__ import annotations
 
@@ -26,13 +31,17 @@ from kb.digest.roles import ROLE_VERSION
 from kb.digest.write import resolve_mode
 from kb.digest.types import Digest, PaperDigest, TopicGroup
 from kb.grounding.check import GROUNDING_VERSION
+from kb.library.export import bibtex_entry, citations_for
+from kb.library.ranking import by_relevance, rank
 from kb.prompts import PROMPT_VERSION
 from kb.digest.topics import OTHER, Topic, assign_topics, default_topics, group_by_topic
 from kb.types import KbError
 
 log = logging.getLogger(__name__)
 
-DIGEST_VERSION = "3"  # 3: fields read role-assigned sentences (kb.digest.roles)  # bump when the per-paper digest logic changes in a way the cache must not survive
+ORDERS = ("relevance", "listing")
+# Bump when the per-paper digest logic changes in a way the cache must not survive.
+DIGEST_VERSION = "3"  # 3: fields read role-assigned sentences (kb.digest.roles)
 Progress = Callable[..., None]
 
 
@@ -85,7 +94,8 @@ def paper_key(row, model: str, embedder_name: str, mode: str = "transform") -> s
 
 def build_digest(day: str, catalog: Catalog, embedder, generator, *, topic: str | None = None,
                  limit: int | None = None, refresh: bool = False, cache: DigestCache | None = None,
-                 progress: Progress | None = None, topics: list[Topic] | None = None, mode: str = "auto") -> Digest:
+                 progress: Progress | None = None, topics: list[Topic] | None = None, mode: str = "auto",
+                 order: str = "relevance") -> Digest:
     """The digest of the papers dated `day`, grouped by topic.
 
     `topics`: the topic definitions (default: the topics seen on ingested digest pages, see kb.digest.topics).
@@ -96,6 +106,8 @@ def build_digest(day: str, catalog: Catalog, embedder, generator, *, topic: str 
     Raises NoPapersError (a KbError) when no paper has that date (or topic), naming the nearest dates that do.
     """
     check_date(day)
+    if order not in ORDERS:
+        raise KbError(f"order must be one of {', '.join(ORDERS)}, not '{order}'")
     progress = progress or (lambda *a, **k: None)
     rows = catalog.list_papers(date=day)
     if not rows:
@@ -115,12 +127,15 @@ def build_digest(day: str, catalog: Catalog, embedder, generator, *, topic: str 
             present = ", ".join(f"{g[0]} ({len(g[1])})" for g in groups)
             raise KbError(f"no papers of topic '{topic}' dated {day}; that day has: {present}")
         groups = wanted
+    by_id = {r["id"]: r for r in rows}
+    relevance = rank(catalog, [r["id"] for r in rows])  # {} with an empty library
+    groups, also = _by_relevance(groups, relevance, topics, order, by_id)
     order = list(dict.fromkeys(pid for _, ids in groups for pid in ids))
     if limit is not None:
         order = order[:max(0, limit)]
         groups = [(name, [pid for pid in ids if pid in order]) for name, ids in groups]
-        groups = [(name, ids) for name, ids in groups if ids]
-    by_id = {r["id"]: r for r in rows}
+        groups = [(name, ids) for name, ids in groups if ids or also.get(name)]
+    keys = {c.paper_id: c for c in citations_for(catalog, order)}
     model = getattr(generator, "name", "generator")
     embedder_name = getattr(embedder, "name", "embedder")
     mode = resolve_mode(mode, generator)
@@ -141,11 +156,14 @@ def build_digest(day: str, catalog: Catalog, embedder, generator, *, topic: str 
             if cache is not None:
                 cache.put(key, pid, model, PROMPT_VERSION, pd.to_dict())
         pd.topics = list(assignment.get(pid, []))
+        pd.relevance = round(relevance[pid].score, 4) if pid in relevance else None
+        pd.close_to = relevance[pid].close_title if pid in relevance else None
+        pd.bibtex = bibtex_entry(keys[pid]) if pid in keys else ""
         done[pid] = pd
     progress("paper", index=len(order), total=len(order), title="", cached=False)
     described = {t.name: t.description for t in topics}
     result = Digest(
-        date=day, topic=topic, groups=[TopicGroup(name, described.get(name, ""), ids) for name, ids in groups],
+        date=day, topic=topic, groups=[TopicGroup(name, described.get(name, ""), ids, also.get(name, [])) for name, ids in groups],
         papers=done, model=model, prompt_version=PROMPT_VERSION, embedder=embedder_name,
         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
     )
@@ -153,12 +171,37 @@ def build_digest(day: str, catalog: Catalog, embedder, generator, *, topic: str 
     return result
 
 
+def _by_relevance(groups: list[tuple[str, list[str]]], relevance: dict, topics: list[Topic], order: str,
+                  by_id: dict) -> tuple[list[tuple[str, list[str]]], dict[str, list[dict]]]:
+    """Each group most relevant first (order "relevance"), and the papers below its topic's min_relevance taken
+    out into {topic: [{id, title, link, relevance}]}. Papers without a score (not embedded yet) stay."""
+    if not relevance:
+        return groups, {}
+    floor = {t.name: t.min_relevance for t in topics if t.min_relevance is not None}
+    out, also = [], {}
+    for name, ids in groups:
+        if order == "relevance":
+            ids = by_relevance(ids, relevance)
+        low = [pid for pid in ids if name in floor and pid in relevance and relevance[pid].score < floor[name]]
+        if low:
+            also[name] = [{"id": pid, "title": by_id[pid]["title"], "link": _link(by_id[pid]),
+                           "relevance": round(relevance[pid].score, 4)} for pid in low]
+            ids = [pid for pid in ids if pid not in low]
+        out.append((name, ids))
+    return [(n, ids) for n, ids in out if ids or n in also], also
+
+
+def _link(row) -> str | None:
+    return f"https://arxiv.org/abs/{row['arxiv_id']}" if row["arxiv_id"] else row["pdf_url"]
+
+
 def _stats(d: Digest, hits: int, seconds: float) -> dict:
     per = [p.stats for p in d.papers.values()]
     total = lambda key: sum(s.get(key, 0) for s in per)  # noqa: E731
     generated = total("generated")
     return {
-        "papers": len(d.papers), "entries": d.entries, "topics": len(d.groups), "cached": hits,
+        "papers": len(d.papers), "entries": d.entries, "also_announced": sum(len(g.also) for g in d.groups),
+        "topics": len(d.groups), "cached": hits,
         "generated_papers": len(d.papers) - hits, "seconds": round(seconds, 3),
         "statements_generated": generated, "statements_kept": total("kept"),
         "statements_replaced": total("replaced"), "statements_dropped": total("dropped"),

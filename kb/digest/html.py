@@ -78,6 +78,9 @@ a.cite:hover { background: var(--accent); color: var(--card); }
 details.abstract { margin: 16px 0 0; }
 details > summary { cursor: pointer; color: var(--accent); font-size: 14px; font-weight: 500; }
 details.abstract p { font-size: 16px; color: var(--ink); margin: 8px 0 0; }
+details.bibtex pre { font-size: 13px; white-space: pre-wrap; background: var(--accent-soft); padding: 8px 10px;
+  border-radius: 6px; user-select: all; }
+.chip.close { color: var(--accent); border-color: var(--accent-soft); }
 ol.sources { list-style: none; padding: 0; margin: 0; font-size: 14.5px; }
 ol.sources li { padding: 3px 8px; border-radius: 6px; margin: 0; display: grid;
   grid-template-columns: 34px 1fr; gap: 0 8px; }
@@ -191,6 +194,8 @@ def _card(p: PaperDigest, topic_of: dict[str, str]) -> str:
         chips.append(f'<span class="chip">{_e(p.date)}</span>')
     chips.append('<span class="chip full">full text</span>' if p.full_text else
                  '<span class="chip abs">abstract only</span>')
+    if p.close_to:
+        chips.append(f'<span class="chip close">close to: {_e(p.close_to)} ({p.relevance:.2f})</span>')
     others = [t for t in p.topics if t != topic_of.get(pid)]
     if others:
         chips.append(f'<span class="chip">also in {_e(", ".join(others))}</span>')
@@ -210,8 +215,10 @@ def _card(p: PaperDigest, topic_of: dict[str, str]) -> str:
         f'<div class="label">Key takeaways</div><ul class="takeaways">{items}</ul>'
         f'<div class="label">Notes</div>{_notes(p)}'
         f'<details class="abstract"><summary>Abstract</summary>{abstract or NOT_STATED}</details>'
-        f'<div class="label">Sources</div>{_sources(p)}{_foot(p)}'
-        "</article>"
+        f'<div class="label">Sources</div>{_sources(p)}'
+        + (f'<details class="abstract bibtex"><summary>BibTeX</summary><pre>{_e(p.bibtex)}</pre></details>'
+           if p.bibtex else "")
+        + f"{_foot(p)}</article>"
     )
 
 
@@ -232,6 +239,11 @@ def render_html(d: Digest) -> str:
             else:
                 cards.append(f'<article class="paper also"><p>Also in this topic: <a href="#{anchor(pid)}">'
                              f'{_e(p.title)}</a> (full card under {_e(topic_of[pid])})</p></article>')
+        if g.also:
+            links = "".join(f'<li><a href="{_e(a["link"])}">{_e(a["title"])}</a></li>' if a.get("link")
+                            else f'<li>{_e(a["title"])}</li>' for a in g.also)
+            cards.append(f'<article class="paper also"><p>Also announced (less related to your library; not '
+                         f'digested):</p><ul>{links}</ul></article>')
         desc = f'<p class="sans sub">{_e(g.description)}</p>' if g.description else ""
         sections.append(f'<section class="topic" id="topic-{i}"><h2>{_e(g.name)}<span class="count">'
                         f'{len(g.paper_ids)} paper{"s" if len(g.paper_ids) != 1 else ""}</span></h2>{desc}'

@@ -72,7 +72,7 @@ def page_title(d: Digest) -> str:
 
 
 def render_markdown(d: Digest) -> str:
-    first = d.papers[d.groups[0].paper_ids[0]].title if d.groups else ""
+    first = next((d.papers[g.paper_ids[0]].title for g in d.groups if g.paper_ids), "")
     tags = [g.name for g in d.groups]
     lines = [
         "---",
@@ -102,6 +102,7 @@ def render_markdown(d: Digest) -> str:
             lines += [f"# {group.name}", ""]
         for pid in group.paper_ids:
             lines += paper_markdown(d.papers[pid])
+        lines += also_markdown(group.also)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -126,8 +127,21 @@ def paper_markdown(p: PaperDigest) -> list[str]:
     ]
     if p.field("takeaways").not_stated:
         lines.append(f"- {NOT_STATED}")
-    lines += ["", NOTES_LINK, "", notes_html(p), "", *sources_markdown(p), "", ""]
-    return lines
+    lines += ["", NOTES_LINK, "", notes_html(p), "", *sources_markdown(p), ""]
+    if p.close_to:  # after the Sources block, where the page parser does not look
+        lines += [f"*Close to your library: {' '.join(p.close_to.split())} (relevance {p.relevance:.2f})*", ""]
+    return lines + [""]
+
+
+def also_markdown(also: list[dict]) -> list[str]:
+    """A topic's papers below its min_relevance: title and link only."""
+    if not also:
+        return []
+    lines = ["**Also announced** (less related to your library; not digested)", ""]
+    for a in also:
+        title = " ".join(a["title"].split())
+        lines.append(f"- [{title}]({a['link']})" if a.get("link") else f"- {title}")
+    return lines + ["", ""]
 
 
 def _esc(text: str) -> str:

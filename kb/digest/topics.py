@@ -6,6 +6,7 @@ A topic is a name, an optional description and a list of keywords. Users define 
     name = "Diffusion Models"
     description = "Generative diffusion and score-based models for images, video and audio"
     keywords = ["diffusion", "denoising", "score-based"]
+    min_relevance = 0.35   # optional: papers less relevant to your library are only listed ("also announced")
 
 A topic is also an arXiv subscription for `kb fetch` (kb.feeds): `query` in the arXiv API's search syntax,
 `categories` whose daily listing it reads, `cross_lists` (default true) and `replacements` (default false) for
@@ -61,6 +62,7 @@ class Topic:
     cross_lists: bool = True  # keep listing entries cross-listed into the categories
     replacements: bool = False  # keep listing entries that are new versions of older papers
     pdf: bool = False  # `kb fetch` downloads this topic's PDFs
+    min_relevance: float | None = None  # below it (kb.library.ranking), a paper is listed, not digested
 
     @property
     def subscribed(self) -> bool:
@@ -80,7 +82,8 @@ class Topic:
         return {"name": self.name, "description": self.description, "keywords": list(self.keywords),
                 "source": self.source, "papers": self.papers, "query": self.query,
                 "categories": list(self.categories), "cross_lists": self.cross_lists,
-                "replacements": self.replacements, "pdf": self.pdf}
+                "replacements": self.replacements, "pdf": self.pdf,
+                "min_relevance": self.min_relevance}
 
 
 def topics_path(home: Path) -> Path:
@@ -114,8 +117,13 @@ def load_topics(path: Path) -> list[Topic] | None:
             raise KbError(f"{path}: topic '{name}': keywords must be a list of strings")
         if name.strip().lower() in seen:
             raise KbError(f"{path}: topic '{name}' is defined twice")
+        min_relevance = item.get("min_relevance")
+        if min_relevance is not None and (isinstance(min_relevance, bool)
+                                          or not isinstance(min_relevance, (int, float))):
+            raise KbError(f"{path}: topic '{name}': min_relevance must be a number (e.g. 0.35)")
         seen.add(name.strip().lower())
-        topic = Topic(name.strip(), description.strip(), [k.strip() for k in keywords if k.strip()])
+        topic = Topic(name.strip(), description.strip(), [k.strip() for k in keywords if k.strip()],
+                      min_relevance=None if min_relevance is None else float(min_relevance))
         _subscription(item, topic, f"{path}: topic '{name}'")
         topics.append(topic)
     return topics
@@ -159,6 +167,8 @@ def save_topics(path: Path, topics: Sequence[Topic]) -> Path:
         if t.subscribed:
             block += (f"cross_lists = {str(t.cross_lists).lower()}\nreplacements = {str(t.replacements).lower()}\n"
                       f"pdf = {str(t.pdf).lower()}\n")
+        if t.min_relevance is not None:
+            block += f"min_relevance = {t.min_relevance}\n"
         blocks.append(block)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

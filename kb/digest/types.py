@@ -129,6 +129,9 @@ class PaperDigest:
     stats: dict = field(default_factory=dict)
     topics: list[str] = field(default_factory=list)  # filled per run (not cached)
     cached: bool = False  # filled per run
+    relevance: float | None = None  # filled per run: similarity to the closest library paper (kb.library.ranking)
+    close_to: str | None = None  # filled per run: that library paper's title
+    bibtex: str = ""  # filled per run: the paper's BibTeX entry (kb.library.export)
 
     def field(self, name: str) -> Field:
         return self.fields.get(name) or Field(name)
@@ -160,6 +163,8 @@ class TopicGroup:
     name: str
     description: str
     paper_ids: list[str]
+    # papers below the topic's min_relevance: listed by title and link only, not digested ({id, title, link, relevance})
+    also: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -183,6 +188,7 @@ class Digest:
         return {
             "date": self.date, "topic": self.topic, "model": self.model, "prompt_version": self.prompt_version,
             "embedder": self.embedder, "generated_at": self.generated_at, "stats": self.stats,
-            "topics": [{"name": g.name, "description": g.description, "papers": g.paper_ids} for g in self.groups],
+            "topics": [{"name": g.name, "description": g.description, "papers": g.paper_ids, "also_announced": g.also}
+                       for g in self.groups],
             "papers": [self.papers[pid].to_dict() for pid in self.papers],
         }

@@ -2,15 +2,25 @@
 
 Id rule: the arXiv id without version when known (e.g. "2405.12875"); otherwise "t-" + a hash of the
 normalised title and first author's surname; otherwise (no title) "h-" + a hash of the content.
+
+Before a new record is made, `existing_id` looks for a stored record of the same paper, in this order: the same
+arXiv id, the same DOI, the same normalised title and first author's surname (a candidate whose arXiv id or DOI
+differs is a different paper). So a Zotero item, a .bib entry, a digest page entry and an arXiv record of one
+paper enrich one record, whichever arrives first (the record keeps the id it was created with).
 """
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import re
+import sqlite3
 import unicodedata
 from dataclasses import replace
 
 from kb.types import Paper
+
+log = logging.getLogger(__name__)
 
 
 def normalize_title(title: str) -> str:
@@ -31,6 +41,66 @@ def paper_id(paper: Paper) -> str:
         key = title + "|" + (_surname(paper.authors[0]) if paper.authors else "")
         return "t-" + hashlib.sha1(key.encode()).hexdigest()[:12]
     return "h-" + content_hash(paper)[:12]
+
+
+def normalize_doi(doi: str | None) -> str | None:
+    """"10.1000/XYZ" for "https://doi.org/10.1000/xyz", "doi:10.1000/xyz" ...; None when it is not a DOI."""
+    if not doi:
+        return None
+    m = re.search(r"10\.\d{4,9}/\S+", str(doi).strip())
+    return m.group(0).rstrip(".,;").lower() if m else None
+
+
+def existing_id(db, paper: Paper) -> str | None:
+    """The id of the stored record of the same paper (arXiv id, then DOI, then title + first author), else None.
+    `db` is the catalog's sqlite3 connection (rows by name)."""
+    if paper.arxiv_id:
+        row = db.execute("SELECT id FROM papers WHERE id = ? OR arxiv_id = ? LIMIT 1",
+                         (paper.arxiv_id, paper.arxiv_id)).fetchone()
+        if row:
+            return row[0]
+    doi = normalize_doi(paper.extra.get("doi"))
+    if doi:
+        for row in db.execute("SELECT id, arxiv_id FROM papers WHERE lower(json_extract(extra, '$.doi')) = ?",
+                              (doi,)):
+            if _compatible(paper.arxiv_id, row["arxiv_id"]):
+                return row[0]
+    title = normalize_title(paper.title or "")
+    if len(title.split()) < 3:  # "Introduction", "Notes": too short to identify a paper
+        return None
+    surname = _surname(paper.authors[0]) if paper.authors else ""
+    # A record made without an arXiv id or DOI has the title key as its id: a primary-key lookup.
+    by_key = paper_id(replace(paper, arxiv_id=None))
+    row = db.execute("SELECT id, arxiv_id, extra FROM papers WHERE id = ?", (by_key,)).fetchone()
+    if row and _compatible(paper.arxiv_id, row["arxiv_id"]) and _same_doi(doi, row["extra"]):
+        return row["id"]
+    if paper.arxiv_id:
+        return None  # records with arXiv ids are found by id; the full-text title search is for the rest
+    phrase = '"' + title.replace('"', " ") + '"'
+    try:
+        rows = db.execute("SELECT p.id, p.title, p.authors, p.arxiv_id, p.extra FROM papers_fts f"
+                          " JOIN papers p ON p.id = f.paper_id WHERE papers_fts MATCH ? LIMIT 20",
+                          ("title : " + phrase,)).fetchall()
+    except sqlite3.Error as e:  # an FTS syntax corner case must not stop ingest: fall back to no match
+        log.debug("title lookup failed for %r: %s", paper.title, e)
+        return None
+    for row in rows:
+        if normalize_title(row["title"]) != title or not _same_doi(doi, row["extra"]):
+            continue
+        authors = json.loads(row["authors"] or "[]")
+        if surname and authors and _surname(authors[0]) != surname:
+            continue
+        return row["id"]
+    return None
+
+
+def _same_doi(doi: str | None, extra_json: str | None) -> bool:
+    other = normalize_doi(json.loads(extra_json or "{}").get("doi"))
+    return not doi or not other or doi == other
+
+
+def _compatible(a: str | None, b: str | None) -> bool:
+    return not a or not b or a == b
 
 
 def content_hash(paper: Paper, params: str = "") -> str:

@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 from kb.diskfull import DiskFullError, disk_full_cause, raise_if_disk_full
 from kb.store.catalog import META_RANK, Catalog
 from kb.ingest.chunker import chunk_paper
-from kb.ingest.identity import content_hash, merge, paper_id
+from kb.ingest.identity import content_hash, existing_id, merge, paper_id
 from kb.ingest.sources import Input, check_regular_file, expand_inputs, parse_input
 from kb.types import KbError, ParseError, Paper
 
@@ -115,7 +115,7 @@ def ingest_papers(papers: list[Paper], catalog: Catalog, embedder, store, opts: 
         progress("paper", index=i, total=len(papers), title=paper.title)
         source = f"arxiv:{paper_id(paper)}"
         with _disk_full_guard(f"storing {source}", catalog), catalog.transaction():
-            _store_papers([paper], source, paper.source_kind or "arxiv-api", catalog, embedder, opts, report)
+            store_papers([paper], source, paper.source_kind or "arxiv-api", catalog, embedder, opts, report)
         report.parsed += 1
     progress("paper", index=len(papers), total=len(papers), title="")
     with _disk_full_guard("writing embeddings and vectors", catalog):
@@ -225,7 +225,7 @@ def _ingest_one(inp: Input, catalog: Catalog, embedder, opts: IngestOptions, rep
     if inp.kind == "pdf":
         _refuse_damaged_copy(result.papers, inp.ref, catalog)
     with catalog.transaction():
-        _store_papers(result.papers, inp.ref, inp.kind, catalog, embedder, opts, report)
+        store_papers(result.papers, inp.ref, inp.kind, catalog, embedder, opts, report)
         catalog.record_source(inp.ref, inp.kind, digest, st.st_size, st.st_mtime, "ok")
 
 
@@ -254,7 +254,7 @@ def _ingest_remote(inp: Input, catalog: Catalog, embedder, opts: IngestOptions, 
     paper, pdf_bytes = fetch_arxiv(ref, api_url=opts.arxiv_api_url)
     report.parsed += 1
     with catalog.transaction():
-        _store_papers([paper], inp.ref, "arxiv-api", catalog, embedder, opts, report)
+        store_papers([paper], inp.ref, "arxiv-api", catalog, embedder, opts, report)
     if pdf_bytes:
         folder = opts.download_dir or catalog.path.parent / "papers"
         folder.mkdir(parents=True, exist_ok=True)
@@ -270,17 +270,19 @@ def _ingest_remote(inp: Input, catalog: Catalog, embedder, opts: IngestOptions, 
         _ingest_one(Input(str(target), "pdf"), catalog, embedder, opts, report)
 
 
-def _store_papers(papers: list[Paper], source: str, kind: str, catalog: Catalog, embedder, opts: IngestOptions,
-                  report: IngestReport) -> None:
-    """Merge each parsed paper into its record and rebuild its chunks when its content changed.
-    Papers that this source used to provide and no longer does lose the link (and go if nothing else has them)."""
+def store_papers(papers: list[Paper], source: str, kind: str, catalog: Catalog, embedder, opts: IngestOptions,
+                 report: IngestReport, rank: int | None = None) -> list[str]:
+    """Merge each parsed paper into its record and rebuild its chunks when its content changed; returns their ids.
+    Papers that this source used to provide and no longer does lose the link (and go if nothing else has them).
+    `rank`: how authoritative this source's metadata is (default: META_RANK of `kind`). Call in a transaction."""
     params = f"{embedder.name}|{opts.chunk_tokens}|{opts.chunk_overlap}|{CHUNKER_VERSION}"
     before = set(catalog.papers_of_source(source))
-    now: set[str] = set()
-    rank = META_RANK.get(kind, 1)
+    now: dict[str, None] = {}
+    rank = META_RANK.get(kind, 1) if rank is None else rank
     for parsed in papers:
-        pid = paper_id(parsed)  # the same paper twice in one file (two topics) merges into one record
-        now.add(pid)
+        # the same paper twice in one file (two topics), or from another source, merges into one record
+        pid = existing_id(catalog.db, parsed) or paper_id(parsed)
+        now[pid] = None
         row = catalog.get_paper_row(pid)
         old = catalog.load_paper(pid) if row else None
         merged, merged_rank = merge(old, row["meta_rank"] if row else 0, parsed, rank)
@@ -297,11 +299,12 @@ def _store_papers(papers: list[Paper], source: str, kind: str, catalog: Catalog,
             removed = catalog.replace_chunks(pid, merged.title, chunks)
             report.chunks_removed += removed
             report.chunks_added += len(chunks) - (old_n - removed)
-    for gone in before - now:
+    for gone in before - set(now):
         catalog.unlink_source(gone, source)
         if not catalog.sources_of_paper(gone):
             report.chunks_removed += catalog.delete_paper(gone)
             report.papers_removed += 1
+    return list(now)
 
 
 def sync_store(catalog: Catalog, embedder, store, batch_size: int, progress: Progress | None = None,

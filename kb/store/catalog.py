@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS papers (
     added_at REAL NOT NULL, updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS papers_arxiv ON papers(arxiv_id);
+CREATE INDEX IF NOT EXISTS papers_doi ON papers(lower(json_extract(extra, '$.doi')));
 CREATE TABLE IF NOT EXISTS pages (
     paper_id TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE, number INTEGER NOT NULL, text TEXT NOT NULL,
     PRIMARY KEY (paper_id, number)
