@@ -220,5 +220,9 @@ from kb_cli import ask_cmd  # noqa: E402
 ask_cmd.register(app)
 
 
+from kb_cli import grounding_cmd  # noqa: E402
+grounding_cmd.register(app)
+
+
 def main() -> None:
     app()

@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from kb.prompts import NO_ANSWER, instruction_texts
+from kb.grounding import align
 from kb.grounding.terms import (content_stems, entity_keys, fact_comparisons, fact_entities, makes_comparison,
                                 number_contexts, number_set)
 from kb.grounding.sentences import norm_text, looks_like_instruction, parse_citations, quotable, split_sentences
@@ -30,7 +31,7 @@ from kb.grounding.types import Embedder, GroundedSentence, GroundedText, Passage
 
 
 # Bump when a change to the check can change a verdict: cached digests are keyed on it (kb.digest.day.paper_key).
-GROUNDING_VERSION = "3"  # 3: comparisons must be made by a cited passage; words must lie within two sentences
+GROUNDING_VERSION = "4"  # 4: a sentence must align onto one window of its passages (kb.grounding.align)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -47,6 +48,7 @@ class _Evidence:
     vectors: np.ndarray | None  # row 0: the passage's evidence text as a whole; then one row per sentence
     sentence_facts: list[tuple[set[str], set[str]]]  # per sentence: (numbers, content stems incl. the title's)
     quotable: list[bool]  # per sentence: fit to replace a failed sentence (not a title, author or heading line)
+    windows: list[align.Window]  # each sentence alone and each two adjacent ones, with the title (align.py)
 
 
 def _evidence(passages: Sequence[Passage]) -> dict[int, _Evidence]:
@@ -59,8 +61,10 @@ def _evidence(passages: Sequence[Passage]) -> dict[int, _Evidence]:
         evidence_text = f"{p.title}. {body}"
         title_stems = content_stems(p.title)
         facts = [(number_set(x), content_stems(x) | title_stems) for x in sents]
+        windows = align.windows(p.n, [align.sentence_info(x) for x in sents], p.title)
         out[p.n] = _Evidence(p, sents, content_stems(evidence_text), number_set(evidence_text),
-                             entity_keys(evidence_text), None, facts, [quotable(x, p.title) for x in sents])
+                             entity_keys(evidence_text), None, facts, [quotable(x, p.title) for x in sents],
+                             windows)
     return out
 
 
@@ -116,10 +120,24 @@ def _judge(clean: str, vec: np.ndarray, evs: list[_Evidence], t: Thresholds) -> 
     pair = _pair_overlap(stems, [st for e in evs for _, st in e.sentence_facts])
     ok = (len(stems) >= t.min_content_words and overlap >= t.min_overlap and pair >= t.min_pair_overlap
           and similarity >= t.min_similarity)
+    if ok and not missing:
+        missing += _aligned(clean, evs, t)
     status = "supported" if ok and not missing else "unsupported"
     return Verdict(status, round((overlap + similarity) / 2, 4), round(overlap, 4), round(similarity, 4),
                    list(dict.fromkeys(missing)), quote, quote_n, round(max(quote_sim, 0.0), 4),
                    [e.passage.n for e in evs], round(pair, 4))
+
+
+def _aligned(clean: str, evs: list[_Evidence], t: Thresholds) -> list[str]:
+    """What keeps `clean` from aligning onto one window of `evs` (kb.grounding.align); [] when it aligns."""
+    if "claim_shape" not in t.disabled:
+        shape = align.claim_shape(clean)
+        if shape:
+            return [f"not a claim ({shape})"]
+    pool = set().union(*(w.stems for e in evs for w in e.windows))
+    _, fails = align.best_window(align.claim(clean, pool), [w for e in evs for w in e.windows], t.min_window_overlap,
+                                 t.min_clause_overlap, t.disabled)
+    return fails
 
 
 def _pair_overlap(stems: set[str], sentences: list[set[str]]) -> float:
