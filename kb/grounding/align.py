@@ -29,9 +29,9 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from kb.grounding.terms import content_stems, entity_keys, fact_entities, fact_numbers, number_set, stem
+from kb.grounding.terms import FILLER, STOPWORDS, content_stems, entity_keys, fact_entities, fact_numbers, number_set, stem
 
-RULES = ("claim_shape", "coverage", "clauses", "facts", "qualifiers", "polarity")
+RULES = ("claim_shape", "coverage", "binding", "clauses", "facts", "qualifiers", "polarity")
 
 _TOKEN_RE = re.compile(r"[a-z]+(?:'t)?")
 
@@ -48,7 +48,7 @@ _QUALIFIER_FAMILIES = {
     "only": "only sole solely unique uniquely exclusively",
     "signific": "significant significantly substantial substantially considerable considerably dramatically "
                 "drastically greatly markedly remarkable remarkably",
-    "accura": "accurate accurately accuracy precise precisely",
+    "accura": "accurate accurately precise precisely",
     "high": "high highly",
     "efficien": "efficient efficiently efficiency",
     "robust": "robust robustly robustness",
@@ -155,6 +155,7 @@ class Window:
     numbers: set[str]
     keys: set[str]
     negated: set[str]  # content stems of the words a negation in the window applies to ("not X Y Z")
+    parts: tuple[set[str], ...] = ()  # a two-sentence window: each sentence's content stems (with the title's)
 
 
 @dataclass
@@ -187,7 +188,8 @@ def windows(n: int, infos: Sequence[SentenceInfo], title: str) -> list[Window]:
            for s in infos]
     for a, b in zip(infos, infos[1:]):
         out.append(Window(n, a.stems | b.stems | t.stems, a.words | b.words | t.words,
-                          a.numbers | b.numbers | t.numbers, a.keys | b.keys | t.keys, a.negated | b.negated))
+                          a.numbers | b.numbers | t.numbers, a.keys | b.keys | t.keys, a.negated | b.negated,
+                          (a.stems | t.stems, b.stems | t.stems)))
     return out
 
 
@@ -200,8 +202,9 @@ class Claim:
     numbers: list[tuple[str, str]]
     entities: list[tuple[str, list[str]]]
     qualifiers: dict[str, str]
-    negated: bool
+    negated: set[str]  # as Window.negated: what the sentence's negations apply to ({"_"} at least when negated)
     bound: set[str]  # the content stems the cited passages use somewhere (a window must hold them together)
+    pairs: list[tuple[str, str]]  # neighbouring content stems within a clause ("texture decoder", "decoder paint")
 
 
 def claim(sentence: str, pool: set[str] | None = None) -> Claim:
@@ -212,8 +215,13 @@ def claim(sentence: str, pool: set[str] | None = None) -> Claim:
     clause_stems = [s for s in (content_stems(p) for p in parts) if s] if len(parts) > 1 else []
     if pool is not None:
         clause_stems = [s & pool for s in clause_stems if s & pool]
-    return Claim(stems, clause_stems, fact_numbers(sentence), fact_entities(sentence), qualifiers(ws), negated(ws),
-                 stems & pool if pool is not None else stems)
+    pairs = []
+    for part in parts:
+        seq = [x for x in (stem(w) for w in words(part) if w not in STOPWORDS and w not in FILLER and len(w) > 1)]
+        pairs += [(a, b) for a, b in zip(seq, seq[1:]) if a != b]
+    return Claim(stems, clause_stems, fact_numbers(sentence), fact_entities(sentence), qualifiers(ws),
+                 _negated_stems(ws),
+                 stems & pool if pool is not None else stems, pairs)
 
 
 def _share(stems: set[str], window: set[str]) -> float:
@@ -226,6 +234,12 @@ def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
     out = []
     if "coverage" not in disabled and _share(c.stems, w.stems) < min_overlap:
         out.append("coverage")
+    if "binding" not in disabled and w.parts:
+        a_part, b_part = w.parts
+        for x, y in c.pairs:  # two words side by side in the sentence, each in only one of the two sentences
+            if (x in a_part) != (y in a_part) and (x in b_part) != (y in b_part) and {x, y} <= w.stems:
+                out.append(f"binding ({x} {y})")
+                break
     if "clauses" not in disabled:
         for cs in c.clause_stems:
             if _share(cs, w.stems) < min_clause_overlap:
@@ -238,8 +252,9 @@ def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
         out += [word for key, word in c.qualifiers.items()
                 if not any(x in w.words for x in _QUALIFIER_FAMILIES[key].split())]
     if "polarity" not in disabled:
-        if c.negated and not w.negated:
-            out.append("negation")  # "does not", "fails to": the window states no negation or absence
+        said = c.negated - {"_"}
+        if c.negated and not (said & w.negated if said and w.negated - {"_"} else w.negated):
+            out.append("negation")  # "does not", "fails to": the window negates none of what the sentence does
         elif not c.negated and (w.negated - {"_"}) & c.stems:
             out.append("dropped negation")  # the window negates words the sentence affirms
     return out
