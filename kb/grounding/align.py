@@ -204,7 +204,8 @@ class Claim:
     qualifiers: dict[str, str]
     negated: set[str]  # as Window.negated: what the sentence's negations apply to ({"_"} at least when negated)
     bound: set[str]  # the content stems the cited passages use somewhere (a window must hold them together)
-    pairs: list[tuple[str, str]]  # neighbouring content stems within a clause ("texture decoder", "decoder paint")
+    pairs: list[tuple[str, str, frozenset, frozenset]]  # neighbouring content stems within a clause ("texture
+    # decoder", "decoder paint"), each with the clause's stems before and after the gap between them
 
 
 def claim(sentence: str, pool: set[str] | None = None) -> Claim:
@@ -217,8 +218,10 @@ def claim(sentence: str, pool: set[str] | None = None) -> Claim:
         clause_stems = [s & pool for s in clause_stems if s & pool]
     pairs = []
     for part in parts:
-        seq = [x for x in (stem(w) for w in words(part) if w not in STOPWORDS and w not in FILLER and len(w) > 1)]
-        pairs += [(a, b) for a, b in zip(seq, seq[1:]) if a != b]
+        seq = [stem(w) for w in re.findall(r"[a-z]+", part.lower())
+               if w not in STOPWORDS and w not in FILLER and len(w) > 1]  # as content_stems reads them
+        pairs += [(a, b, frozenset(seq[: i + 1]), frozenset(seq[i + 1:]))
+                  for i, (a, b) in enumerate(zip(seq, seq[1:])) if a != b]
     return Claim(stems, clause_stems, fact_numbers(sentence), fact_entities(sentence), qualifiers(ws),
                  _negated_stems(ws),
                  stems & pool if pool is not None else stems, pairs)
@@ -236,7 +239,9 @@ def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
         out.append("coverage")
     if "binding" not in disabled and w.parts:
         a_part, b_part = w.parts
-        for x, y in c.pairs:  # two words side by side in the sentence, each in only one of the two sentences
+        for x, y, before, after in c.pairs:  # side by side in the sentence, each in only one of the two sentences
+            if before <= a_part and after <= b_part:
+                continue  # the two sentences in reading order, joined at this gap ("4 Experiments We train ...")
             if (x in a_part) != (y in a_part) and (x in b_part) != (y in b_part) and {x, y} <= w.stems:
                 out.append(f"binding ({x} {y})")
                 break
