@@ -87,7 +87,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ablate", action="store_true", help="also run with each rule switched off alone")
     ap.add_argument("--timing", type=int, default=60, help="claims per file timed with an uncached embedder")
-    ap.add_argument("--data", type=Path, default=DATA, help="folder of the two files (default ../shared/data/grounding)")
+    ap.add_argument("--data", type=Path, default=DATA,
+                    help="folder of the two files (default: ../shared/data/grounding)")
     ap.add_argument("--limit", type=int, default=0, help="only the first N AttributionBench claims")
     args = ap.parse_args()
     data = args.data

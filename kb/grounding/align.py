@@ -29,7 +29,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from kb.grounding.terms import FILLER, STOPWORDS, content_stems, entity_keys, fact_entities, fact_numbers, number_set, stem
+from kb.grounding.terms import (FILLER, STOPWORDS, content_stems, entity_keys, fact_entities, fact_numbers,
+                                number_set, stem)
 
 RULES = ("claim_shape", "coverage", "binding", "clauses", "facts", "qualifiers", "polarity")
 
@@ -44,7 +45,7 @@ absence nothing nobody nowhere unlike
 # Evaluative, novelty and comparison words: a sentence may use one only when its window does (word families
 # share a key, so "accurate" is backed by "accuracy" and "novel" by "new").
 _QUALIFIER_FAMILIES = {
-    "novel": "new novel first pioneer pioneering unprecedented",
+    "novel": "novel first pioneer pioneering unprecedented",
     "only": "only sole solely unique uniquely exclusively",
     "signific": "significant significantly substantial substantially considerable considerably dramatically "
                 "drastically greatly markedly remarkable remarkably",
@@ -65,10 +66,14 @@ _QUALIFIER_FAMILIES = {
     "strong": "strong strongly",
     "excellent": "excellent outstanding impressive",
     "previous": "previous previously prior traditional conventional existing",
+    "largest": "largest biggest greatest highest most",
+    "smallest": "smallest lowest least fewest",
+    "already": "already",
     "all": "all always every",
     "common": "common commonly widely",
 }
 _QUALIFIER = {w: key for key, words in _QUALIFIER_FAMILIES.items() for w in words.split()}
+_ALSO_BACKED_BY = {"novel": "new", "stateoftheart": "best outperform outperforms surpass surpasses"}
 
 # Where a clause ends and another begins: a relative or participle clause after a comma, a semicolon, a contrast.
 _CLAUSE_SPLIT_RE = re.compile(
@@ -208,9 +213,24 @@ class Claim:
     # decoder", "decoder paint"), each with the clause's stems before and after the gap between them
 
 
+# The frames a model puts around an answer to a digest question (kb.prompts.DIGEST_FIELDS) -- "This paper starts
+# from the problem of ...", "The method proposed in this paper works by ..." -- are no facts about the paper: the
+# window rules read what follows them.
+_FRAME_RE = re.compile(
+    r"^\s*(?:in\s+)?(?:this|the)\s+(?:paper|work|study)(?:'s)?\s+(?:starts?|begins?)\s+(?:from|with)\s+"
+    r"(?:the\s+)?(?:problem|challenge|question|context)\s+(?:of|that)\s+"
+    r"|^\s*the\s+(?:main\s+)?(?:method|approach)\s+(?:proposed|presented|introduced|used)\s+in\s+(?:this|the)\s+"
+    r"paper\s+works?\s+by\s+"
+    r"|^\s*the\s+results\s+of\s+(?:this|the)\s+paper\s+matter\s+because\s+(?:they|it)\s+"
+    r"|^\s*(?:the\s+)?(?:main\s+)?(?:focus|goal|aim)\s+(?:of\s+(?:this|the)\s+paper\s+)?(?:is|lies)\s+(?:on|in)\s+"
+    r"|^\s*(?:this|the)\s+paper\s+is\s+about\s+",
+    re.I)
+
+
 def claim(sentence: str, pool: set[str] | None = None) -> Claim:
     """`pool`: the content stems of all cited passages (words found nowhere are the overlap rule's business)."""
     ws = words(sentence)
+    sentence = _FRAME_RE.sub("", sentence)
     parts = clauses(sentence)
     stems = content_stems(sentence)
     clause_stems = [s for s in (content_stems(p) for p in parts) if s] if len(parts) > 1 else []
@@ -254,8 +274,10 @@ def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
         out += [shown for shown, key in c.numbers if key not in w.numbers]
         out += [name for name, keys in c.entities if not any(k in w.keys for k in keys)]
     if "qualifiers" not in disabled:
-        out += [word for key, word in c.qualifiers.items()
-                if not any(x in w.words for x in _QUALIFIER_FAMILIES[key].split())]
+        for key, word in c.qualifiers.items():
+            backing = f"{_QUALIFIER_FAMILIES[key]} {_ALSO_BACKED_BY.get(key, '')}".split()
+            if not any(x in w.words for x in backing):
+                out.append(word)
     if "polarity" not in disabled:
         said = c.negated - {"_"}
         if c.negated and not (said & w.negated if said and w.negated - {"_"} else w.negated):
