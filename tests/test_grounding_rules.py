@@ -87,3 +87,13 @@ def test_ground_replaces_a_sentence_with_an_invented_clause_by_a_quote(emb):
             "simulator [1].")
     g = ground(text, P, emb, thresholds=Thresholds(**LENIENT))
     assert g.kept == 0 and "physics" not in g.text
+
+
+def test_a_name_ending_in_a_capital_s_is_no_plural(emb):
+    from kb.grounding.terms import entity_keys
+
+    assert "atomg" not in entity_keys("We introduce AtomGS, built on 3DGS.") and "gpu" in entity_keys("on 8 GPUs")
+    p = [Passage(1, "a#0", "a", "AtomGS", "We introduce AtomGS, which constrains Gaussians of various sizes into "
+                 "uniform atoms.", 1, "")]
+    assert check_sentence("AtomG constrains Gaussians of various sizes into uniform atoms [1].", p, emb,
+                          Thresholds(**LENIENT)).missing == ["AtomG"]

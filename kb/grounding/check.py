@@ -6,7 +6,10 @@ fact in it -- numbers (81.2%, 3.1x, 16) and names (SliceFormer, Kinetics-400, LE
 cited passage, each number in a passage sentence that shares a content word with the words around it in the
 generated sentence (so "runs at 68.4%" fails when 68.4% is an accuracy), and every comparison ("faster than",
 "outperforms") is one a cited passage makes too; and (4) its content words lie within some two sentences of the
-cited passages, not pieced together from all over them. Sentences that fail are replaced by the best supporting
+cited passages, not pieced together from all over them; and (5) it aligns onto one window of its cited passages --
+one sentence or two adjacent ones -- that backs its words, each clause, its facts, qualifiers and negations
+together, and it is a claim at all, not a link, heading, fragment or talk about the text (kb.grounding.align).
+Sentences that fail are replaced by the best supporting
 quote from the cited passages when one is close enough, else dropped; `GroundedText.note()` says so. Passage
 sentences that read like instructions to a model ("ignore previous instructions ...") are never used as evidence
 or quoted.
