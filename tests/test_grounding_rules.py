@@ -77,6 +77,9 @@ def test_claim_shape_and_clauses():
     assert claim_shape("Atomized Splats and Guided Optimization") == "fragment"
     assert claim_shape("Pre-processing of images and audio denoise, 2 -") == "fragment"
     assert claim_shape("We train on two datasets with the same recipe.") == ""
+    assert claim_shape("The dataset used to evaluate the garment model is") == "fragment"  # cut off
+    assert claim_shape("A texture decoder that paints the garment surface; 3") == "fragment"  # list debris
+    assert claim_shape("The Garment Mesh Flow (GAMES) framework for human reconstruction") == "fragment"  # no verb
     assert claim_shape("These details are described in detail in the article.") == "meta-talk"
     assert clauses("It renders scenes, which is then used as a baseline.") == ["It renders scenes",
                                                                               "which is then used as a baseline."]

@@ -92,6 +92,13 @@ _META_RE = re.compile(
     r"|\b(?:is|are|was|were)\s+not\s+(?:mentioned|discussed|described|stated|specified|provided|given|explained)\b"
     r"|\b(?:no|any)\s+(?:information|mention|details?)\s+(?:on|about|of|regarding)\b",
     re.I)
+_BASE_VERBS = frozenset("""
+achieve use show make take give find get run reach yield improve outperform produce allow enable lead learn
+require remain become go create select add open click check keep set put sing sang sung win won hold held made
+found gave took got ran went came began led told said saw knew built grew wrote bought brought kept left lost met
+paid sent sold spent stood taught thought understood became fell felt
+""".split())
+_DANGLING = frozenset("is are was were the a an of and or than its their".split())
 _FINITE_HINT = frozenset("""
 is are was were be been being am has have had do does did can could will would may might shall should must
 """.split())
@@ -134,8 +141,12 @@ def claim_shape(sentence: str) -> str:
     lower = [t for t in letters if t[0].islower() and t.lower() not in small]
     if len(letters) < 4 or not lower or sentence.rstrip().endswith((":", ";", ",", "-")):
         return "fragment"  # a heading, a name list, a cut-off line
+    if ws and ws[-1] in _DANGLING or any(not re.search(r"[A-Za-z]", c) for c in sentence.split(";")[1:]):
+        return "fragment"  # "The dataset used is [1].", "... generation; 3": cut off, or a list's debris
     subject = any(w in ("we", "they", "i", "you", "he", "she", "it", "who", "that") for w in ws[:-1])
-    if not subject and not any(w in _FINITE_HINT for w in ws) and not any(_verb_like(w) for w in ws[1:]):
+    lowered = [t.lower() for t in letters[1:] if not any(c.isupper() for c in t)]  # "HUGS" is a name, no verb
+    lowered += [letters[0].lower()] if letters and letters[0].lower() in _BASE_VERBS else []  # "Select ..."
+    if not subject and not any(w in _FINITE_HINT for w in ws) and not any(_verb_like(w) for w in lowered):
         return "fragment"  # no verb at all: a noun phrase
     if _META_RE.search(sentence):
         return "meta-talk"
@@ -144,8 +155,7 @@ def claim_shape(sentence: str) -> str:
 
 def _verb_like(w: str) -> bool:
     """A crude finite-verb test for a word after the first: -s/-ed forms ("uses", "improved") and a few irregulars."""
-    if w in ("achieve", "use", "show", "make", "take", "give", "find", "get", "run", "reach", "yield", "improve",
-             "outperform", "produce", "allow", "enable", "lead", "learn", "require", "remain", "become"):
+    if w in _BASE_VERBS:
         return True
     return len(w) > 3 and (w.endswith("ed") or (w.endswith("s") and not w.endswith(("ss", "us", "is", "ics"))))
 
@@ -160,7 +170,7 @@ class Window:
     numbers: set[str]
     keys: set[str]
     negated: set[str]  # content stems of the words a negation in the window applies to ("not X Y Z")
-    parts: tuple[set[str], ...] = ()  # a two-sentence window: each sentence's content stems (with the title's)
+    parts: tuple[set[str], ...] = ()  # a two-sentence window: each sentence's content stems (without the title's)
 
 
 @dataclass
@@ -194,7 +204,7 @@ def windows(n: int, infos: Sequence[SentenceInfo], title: str) -> list[Window]:
     for a, b in zip(infos, infos[1:]):
         out.append(Window(n, a.stems | b.stems | t.stems, a.words | b.words | t.words,
                           a.numbers | b.numbers | t.numbers, a.keys | b.keys | t.keys, a.negated | b.negated,
-                          (a.stems | t.stems, b.stems | t.stems)))
+                          (a.stems, b.stems)))
     return out
 
 
