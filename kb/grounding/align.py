@@ -219,8 +219,8 @@ class Claim:
     qualifiers: dict[str, str]
     negated: set[str]  # as Window.negated: what the sentence's negations apply to ({"_"} at least when negated)
     bound: set[str]  # the content stems the cited passages use somewhere (a window must hold them together)
-    pairs: list[tuple[str, str, frozenset, frozenset]]  # neighbouring content stems within a clause ("texture
-    # decoder", "decoder paint"), each with the clause's stems before and after the gap between them
+    pairs: list[tuple[str, str, frozenset, frozenset]]  # content stems within a clause at most one content word
+    # apart ("texture decoder", "decoder paint"), each with the clause's stems up to the first and from the second
 
 
 # The frames a model puts around an answer to a digest question (kb.prompts.DIGEST_FIELDS) -- "This paper starts
@@ -250,8 +250,8 @@ def claim(sentence: str, pool: set[str] | None = None) -> Claim:
     for part in parts:
         seq = [stem(w) for w in re.findall(r"[a-z]+", part.lower())
                if w not in STOPWORDS and w not in FILLER and len(w) > 1]  # as content_stems reads them
-        pairs += [(a, b, frozenset(seq[: i + 1]), frozenset(seq[i + 1:]))
-                  for i, (a, b) in enumerate(zip(seq, seq[1:])) if a != b]
+        pairs += [(seq[i], seq[j], frozenset(seq[: i + 1]), frozenset(seq[j:]))
+                  for i in range(len(seq)) for j in (i + 1, i + 2) if j < len(seq) and seq[i] != seq[j]]
     return Claim(stems, clause_stems, fact_numbers(sentence), fact_entities(sentence), qualifiers(ws),
                  _negated_stems(ws),
                  stems & pool if pool is not None else stems, pairs)
@@ -270,8 +270,8 @@ def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
     if "binding" not in disabled and w.parts:
         a_part, b_part = w.parts
         for x, y, before, after in c.pairs:  # side by side in the sentence, each in only one of the two sentences
-            if before <= a_part and after <= b_part:
-                continue  # the two sentences in reading order, joined at this gap ("4 Experiments We train ...")
+            if before <= a_part and after <= b_part and len(a_part) <= 3:
+                continue  # a heading glued to the sentence after it ("4 Experiments We train ...")
             if (x in a_part) != (y in a_part) and (x in b_part) != (y in b_part) and {x, y} <= w.stems:
                 out.append(f"binding ({x} {y})")
                 break
