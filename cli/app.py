@@ -249,5 +249,9 @@ from kb_cli import library_cmd  # noqa: E402
 library_cmd.register(app)
 
 
+from kb_cli import grounding_cmd  # noqa: E402
+grounding_cmd.register(app)
+
+
 def main() -> None:
     app()

@@ -151,6 +151,8 @@ class ProgressBars:
             self._update("files", kw["index"], kw["total"], note=_short(kw.get("path", "")))
         elif event == "embed":
             self._update("chunks", kw["done"], kw["total"])
+        elif event == "claim":
+            self._update("claims", kw["done"], kw["total"])
         elif event == "paper":
             self._update("papers", kw["index"], kw["total"], note=_short(kw.get("title", "")))
 

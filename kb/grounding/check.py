@@ -6,7 +6,10 @@ fact in it -- numbers (81.2%, 3.1x, 16) and names (SliceFormer, Kinetics-400, LE
 cited passage, each number in a passage sentence that shares a content word with the words around it in the
 generated sentence (so "runs at 68.4%" fails when 68.4% is an accuracy), and every comparison ("faster than",
 "outperforms") is one a cited passage makes too; and (4) its content words lie within some two sentences of the
-cited passages, not pieced together from all over them. Sentences that fail are replaced by the best supporting
+cited passages, not pieced together from all over them; and (5) it aligns onto one window of its cited passages --
+one sentence or two adjacent ones -- that backs its words, each clause, its facts, qualifiers and negations
+together, and it is a claim at all, not a link, heading, fragment or talk about the text (kb.grounding.align).
+Sentences that fail are replaced by the best supporting
 quote from the cited passages when one is close enough, else dropped; `GroundedText.note()` says so. Passage
 sentences that read like instructions to a model ("ignore previous instructions ...") are never used as evidence
 or quoted.
@@ -23,6 +26,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from kb.prompts import NO_ANSWER, instruction_texts
+from kb.grounding import align
 from kb.grounding.terms import (content_stems, entity_keys, fact_comparisons, fact_entities, makes_comparison,
                                 number_contexts, number_set)
 from kb.grounding.sentences import norm_text, looks_like_instruction, parse_citations, quotable, split_sentences
@@ -30,7 +34,7 @@ from kb.grounding.types import Embedder, GroundedSentence, GroundedText, Passage
 
 
 # Bump when a change to the check can change a verdict: cached digests are keyed on it (kb.digest.day.paper_key).
-GROUNDING_VERSION = "3"  # 3: comparisons must be made by a cited passage; words must lie within two sentences
+GROUNDING_VERSION = "4"  # 4: a sentence must align onto one window of its passages (kb.grounding.align)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -47,6 +51,7 @@ class _Evidence:
     vectors: np.ndarray | None  # row 0: the passage's evidence text as a whole; then one row per sentence
     sentence_facts: list[tuple[set[str], set[str]]]  # per sentence: (numbers, content stems incl. the title's)
     quotable: list[bool]  # per sentence: fit to replace a failed sentence (not a title, author or heading line)
+    windows: list[align.Window]  # each sentence alone and each two adjacent ones, with the title (align.py)
 
 
 def _evidence(passages: Sequence[Passage]) -> dict[int, _Evidence]:
@@ -59,8 +64,10 @@ def _evidence(passages: Sequence[Passage]) -> dict[int, _Evidence]:
         evidence_text = f"{p.title}. {body}"
         title_stems = content_stems(p.title)
         facts = [(number_set(x), content_stems(x) | title_stems) for x in sents]
+        windows = align.windows(p.n, [align.sentence_info(x) for x in sents], p.title)
         out[p.n] = _Evidence(p, sents, content_stems(evidence_text), number_set(evidence_text),
-                             entity_keys(evidence_text), None, facts, [quotable(x, p.title) for x in sents])
+                             entity_keys(evidence_text), None, facts, [quotable(x, p.title) for x in sents],
+                             windows)
     return out
 
 
@@ -116,10 +123,24 @@ def _judge(clean: str, vec: np.ndarray, evs: list[_Evidence], t: Thresholds) -> 
     pair = _pair_overlap(stems, [st for e in evs for _, st in e.sentence_facts])
     ok = (len(stems) >= t.min_content_words and overlap >= t.min_overlap and pair >= t.min_pair_overlap
           and similarity >= t.min_similarity)
+    if ok and not missing:
+        missing += _aligned(clean, evs, t)
     status = "supported" if ok and not missing else "unsupported"
     return Verdict(status, round((overlap + similarity) / 2, 4), round(overlap, 4), round(similarity, 4),
                    list(dict.fromkeys(missing)), quote, quote_n, round(max(quote_sim, 0.0), 4),
                    [e.passage.n for e in evs], round(pair, 4))
+
+
+def _aligned(clean: str, evs: list[_Evidence], t: Thresholds) -> list[str]:
+    """What keeps `clean` from aligning onto one window of `evs` (kb.grounding.align); [] when it aligns."""
+    if "claim_shape" not in t.disabled:
+        shape = align.claim_shape(clean)
+        if shape:
+            return [f"not a claim ({shape})"]
+    pool = set().union(*(w.stems for e in evs for w in e.windows))
+    _, fails = align.best_window(align.claim(clean, pool), [w for e in evs for w in e.windows], t.min_window_overlap,
+                                 t.min_clause_overlap, t.disabled)
+    return fails
 
 
 def _pair_overlap(stems: set[str], sentences: list[set[str]]) -> float:

@@ -134,9 +134,10 @@ def _key(token: str) -> str:
     return re.sub(r"[^a-z0-9+]", "", token.lower())
 
 
-def _variants(key: str) -> list[str]:
+def _variants(key: str, raw: str = "s") -> list[str]:
+    """`key` and, for a plural ending in a lower-case "s" (GPUs, layers), the singular; "AtomGS" stays whole."""
     out = [key]
-    if len(key) > 3 and key.endswith("s"):
+    if len(key) > 3 and key.endswith("s") and raw.endswith("s"):
         out.append(key[:-1])
     return out
 
@@ -165,7 +166,7 @@ def fact_entities(sentence: str) -> list[tuple[str, list[str]]]:
             continue  # plain numbers are fact_numbers' job
         first = i == 0 or bool(re.search(r"[:;]\s*$", sentence[: m.start()]))
         if _is_name(token, first):
-            out.append((token, _variants(_key(token))))
+            out.append((token, _variants(_key(token), token)))
     return out
 
 
@@ -176,14 +177,14 @@ def entity_keys(text: str) -> set[str]:
     keys = [_key(t) for t in parts]
     out: set[str] = set()
     for i, k in enumerate(keys):
-        out.update(_variants(k))
+        out.update(_variants(k, parts[i]))
         for piece in re.split(r"[-.]", parts[i]):
             if piece:
-                out.update(_variants(_key(piece)))
+                out.update(_variants(_key(piece), piece))
         if i + 1 < len(keys):
-            out.update(_variants(k + keys[i + 1]))
+            out.update(_variants(k + keys[i + 1], parts[i + 1]))
         if i + 2 < len(keys):
-            out.update(_variants(k + keys[i + 1] + keys[i + 2]))
+            out.update(_variants(k + keys[i + 1] + keys[i + 2], parts[i + 2]))
     out.discard("")
     return out
 

@@ -34,6 +34,9 @@ class Thresholds:
     min_similarity: float = 0.5  # cosine to the best cited passage or passage sentence
     min_quote_similarity: float = 0.6  # a quote replaces a failed sentence only when this close to it
     min_content_words: int = 2  # fewer content words: not a checkable claim
+    min_window_overlap: float = 0.75 # ... found within one window: a passage sentence or two adjacent ones
+    min_clause_overlap: float = 0.7  # each clause's content words found within that same window
+    disabled: frozenset = frozenset()  # names of kb.grounding.align.RULES switched off (to measure each one)
 
 
 @dataclass

@@ -1,0 +1,312 @@
+"""Alignment of a generated sentence onto one place of its cited passages.
+
+Word overlap with the cited passages as a whole, and embedding similarity, are high for the errors a small model
+makes most: the right words with the wrong binding (a number or qualifier attached to another quantity, a module
+credited with another module's role), a true clause followed by an invented one (", which is then used as a
+baseline"), an invented qualifier ("the first to", "with high accuracy"), an absence or negation the text does
+not state. So a sentence must also align onto a *window* -- one sentence of a cited passage, or two adjacent ones,
+with the passage's title -- that passes every rule below at once:
+
+- coverage: the window holds at least `min_window_overlap` of the sentence's content words (so the words are
+  bound together as in one source statement, not gathered from all over the passages);
+- clauses: each clause of the sentence (split at ", which", "; ", ", while", ", allowing" ...) holds at least
+  `min_clause_overlap` of its own content words in that window (a true clause does not carry an invented one);
+- facts: every number and name of the sentence is in that window (facts bound together as the source binds them);
+- qualifiers: every evaluative, novelty or comparison word ("first", "novel", "significantly", "accurate",
+  "robust", "better") is one the window uses too;
+- polarity: a sentence states a negation or absence ("does not", "fails to", "lacks") only when the window does,
+  and does not drop a negation the window states about the same words.
+
+Independently of the window, `claim_shape` says why some text is no claim at all: a link, a heading or list
+fragment, or talk about the text ("the paper mentions ...", "described in detail in the article").
+
+Each rule has a name in RULES; `Thresholds.disabled` switches rules off one at a time to measure what each adds
+(bench/grounding_eval.py).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from kb.grounding.terms import (FILLER, STOPWORDS, content_stems, entity_keys, fact_entities, fact_numbers,
+                                number_set, stem)
+
+RULES = ("claim_shape", "coverage", "binding", "clauses", "facts", "qualifiers", "polarity")
+
+_TOKEN_RE = re.compile(r"[a-z]+(?:'t)?")
+
+# Negation and absence. "n't" forms are normalised to "not" first.
+_NEGATIONS = frozenset("""
+not no never none nor neither without cannot unable fail fails failed failing lack lacks lacked lacking absent
+absence nothing nobody nowhere unlike
+""".split())
+
+# Evaluative, novelty and comparison words: a sentence may use one only when its window does (word families
+# share a key, so "accurate" is backed by "accuracy" and "novel" by "new").
+_QUALIFIER_FAMILIES = {
+    "novel": "novel first pioneer pioneering unprecedented",
+    "only": "only sole solely unique uniquely exclusively",
+    "signific": "significant significantly substantial substantially considerable considerably dramatically "
+                "drastically greatly markedly remarkable remarkably",
+    "accura": "accurate accurately precise precisely",
+    "high": "high highly",
+    "efficien": "efficient efficiently efficiency",
+    "robust": "robust robustly robustness",
+    "effectiv": "effective effectively effectiveness",
+    "superior": "superior better best outperform outperforms outperformed outperforming surpass surpasses "
+                "surpassed exceed exceeds exceeded",
+    "worse": "worse worst inferior underperform underperforms",
+    "stateoftheart": "stateoftheart sota",
+    "comprehensive": "comprehensive thorough extensive extensively",
+    "fast": "fast faster fastest quick quickly rapid rapidly realtime speedup",
+    "crucial": "crucial essential critical vital key",
+    "major": "major important importance",
+    "easy": "easy easily simple simply",
+    "strong": "strong strongly",
+    "excellent": "excellent outstanding impressive",
+    "previous": "previous previously prior traditional conventional existing",
+    "largest": "largest biggest greatest highest most",
+    "smallest": "smallest lowest least fewest",
+    "already": "already",
+    "all": "all always every",
+    "common": "common commonly widely",
+}
+_QUALIFIER = {w: key for key, words in _QUALIFIER_FAMILIES.items() for w in words.split()}
+_ALSO_BACKED_BY = {"novel": "new", "stateoftheart": "best outperform outperforms surpass surpasses"}
+
+# Where a clause ends and another begins: a relative or participle clause after a comma, a semicolon, a contrast.
+_CLAUSE_SPLIT_RE = re.compile(
+    r";\s+|,\s+(?=(?:which|where|while|whereas|thereby|thus|hence|so that|making|allowing|enabling|leading|"
+    r"resulting|providing|ensuring|as it|as they|as this|because|since|but|and (?:then|thus|also|is|are|was|were|"
+    r"it|they|this|can))\b)|\s+(?=(?:which is|which are|which was|which were|which can|which has|which then)\b)",
+    re.I)
+
+_URL_RE = re.compile(r"https?://\S+|www\.\S+|\]\(\S*\)|\S+\.(?:github\.io|com|org|net)\S*", re.I)
+_META_RE = re.compile(
+    r"\b(?:paper|article|text|passage|document|source|section|study|authors?|it|this)\s+(?:also\s+|further\s+|"
+    r"briefly\s+|only\s+)?(?:does not |doesn't |do not |did not )?(?:mention|mentions|mentioned|talks? about|"
+    r"touch(?:es)? (?:on|upon)|refers? to)\b"
+    r"|\b(?:described|discussed|explained|detailed|covered|outlined)\s+in\s+(?:more\s+|further\s+|greater\s+)?"
+    r"detail\b"
+    r"|\b(?:is|are|was|were)\s+not\s+(?:mentioned|discussed|described|stated|specified|provided|given|explained)\b"
+    r"|\b(?:no|any)\s+(?:information|mention|details?)\s+(?:on|about|of|regarding)\b",
+    re.I)
+_BASE_VERBS = frozenset("""
+achieve use show make take give find get run reach yield improve outperform produce allow enable lead learn
+require remain become go create select add open click check keep set put sing sang sung win won hold held made
+found gave took got ran went came began led told said saw knew built grew wrote bought brought kept left lost met
+paid sent sold spent stood taught thought understood became fell felt
+""".split())
+_DANGLING = frozenset("is are was were the a an of and or than its their".split())
+_FINITE_HINT = frozenset("""
+is are was were be been being am has have had do does did can could will would may might shall should must
+""".split())
+
+
+def words(text: str) -> list[str]:
+    """Lower-case word tokens with "n't" read as "not" and hyphens joined ("state-of-the-art" -> one word)."""
+    text = re.sub(r"n['’]t\b", " not", text.lower())
+    text = re.sub(r"(?<=[a-z])-(?=[a-z])", "", text)
+    return _TOKEN_RE.findall(text)
+
+
+def negated(ws: Iterable[str]) -> bool:
+    return any(w in _NEGATIONS for w in ws)
+
+
+def qualifiers(ws: Iterable[str]) -> dict[str, str]:
+    """The evaluative words among `ws` as {family key: word as written}."""
+    out: dict[str, str] = {}
+    for w in ws:
+        key = _QUALIFIER.get(w)
+        if key and key not in out:
+            out[key] = w
+    return out
+
+
+def clauses(sentence: str) -> list[str]:
+    """The clauses of a sentence: split at a semicolon and before relative, participle and contrast clauses."""
+    parts = [p.strip(" ,;") for p in _CLAUSE_SPLIT_RE.split(sentence)]
+    return [p for p in parts if p]
+
+
+def claim_shape(sentence: str) -> str:
+    """Why `sentence` is no claim ("link", "fragment", "meta-talk"), or "" for a claim."""
+    if _URL_RE.search(sentence):
+        return "link"
+    ws = words(sentence)
+    letters = [t for t in re.findall(r"[A-Za-z][A-Za-z'’\-]*", sentence)]
+    small = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "via", "with"}
+    lower = [t for t in letters if t[0].islower() and t.lower() not in small]
+    if len(letters) < 4 or not lower or sentence.rstrip().endswith((":", ";", ",", "-")):
+        return "fragment"  # a heading, a name list, a cut-off line
+    if ws and ws[-1] in _DANGLING or any(not re.search(r"[A-Za-z]", c) for c in sentence.split(";")[1:]):
+        return "fragment"  # "The dataset used is [1].", "... generation; 3": cut off, or a list's debris
+    subject = any(w in ("we", "they", "i", "you", "he", "she", "it", "who", "that") for w in ws[:-1])
+    lowered = [t.lower() for t in letters[1:] if not any(c.isupper() for c in t)]  # "HUGS" is a name, no verb
+    lowered += [letters[0].lower()] if letters and letters[0].lower() in _BASE_VERBS else []  # "Select ..."
+    if not subject and not any(w in _FINITE_HINT for w in ws) and not any(_verb_like(w) for w in lowered):
+        return "fragment"  # no verb at all: a noun phrase
+    if _META_RE.search(sentence):
+        return "meta-talk"
+    return ""
+
+
+def _verb_like(w: str) -> bool:
+    """A crude finite-verb test for a word after the first: -s/-ed forms ("uses", "improved") and a few irregulars."""
+    if w in _BASE_VERBS:
+        return True
+    return len(w) > 3 and (w.endswith("ed") or (w.endswith("s") and not w.endswith(("ss", "us", "is", "ics"))))
+
+
+@dataclass
+class Window:
+    """One passage sentence, or two adjacent ones, with the passage's title."""
+
+    passage: int
+    stems: set[str]
+    words: set[str]  # every word, stemmed and as written (qualifier and negation tests)
+    numbers: set[str]
+    keys: set[str]
+    negated: set[str]  # content stems of the words a negation in the window applies to ("not X Y Z")
+    parts: tuple[set[str], ...] = ()  # a two-sentence window: each sentence's content stems (without the title's)
+
+
+@dataclass
+class SentenceInfo:
+    stems: set[str]
+    words: set[str]
+    numbers: set[str]
+    keys: set[str]
+    negated: set[str]
+
+
+def _negated_stems(ws: list[str], reach: int = 4) -> set[str]:
+    out: set[str] = set()
+    for i, w in enumerate(ws):
+        if w in _NEGATIONS:
+            out |= content_stems(" ".join(ws[i + 1: i + 1 + reach])) | {"_"}
+    return out
+
+
+def sentence_info(sentence: str) -> SentenceInfo:
+    ws = words(sentence)
+    return SentenceInfo(content_stems(sentence), set(ws) | {stem(w) for w in ws}, number_set(sentence),
+                        entity_keys(sentence), _negated_stems(ws))
+
+
+def windows(n: int, infos: Sequence[SentenceInfo], title: str) -> list[Window]:
+    """The windows of a passage numbered `n`: each sentence alone and each two adjacent, with the title's words."""
+    t = sentence_info(title) if title else SentenceInfo(set(), set(), set(), set(), set())
+    out = [Window(n, s.stems | t.stems, s.words | t.words, s.numbers | t.numbers, s.keys | t.keys, s.negated)
+           for s in infos]
+    for a, b in zip(infos, infos[1:]):
+        out.append(Window(n, a.stems | b.stems | t.stems, a.words | b.words | t.words,
+                          a.numbers | b.numbers | t.numbers, a.keys | b.keys | t.keys, a.negated | b.negated,
+                          (a.stems, b.stems)))
+    return out
+
+
+@dataclass
+class Claim:
+    """What the window rules need of a generated sentence, computed once."""
+
+    stems: set[str]
+    clause_stems: list[set[str]]
+    numbers: list[tuple[str, str]]
+    entities: list[tuple[str, list[str]]]
+    qualifiers: dict[str, str]
+    negated: set[str]  # as Window.negated: what the sentence's negations apply to ({"_"} at least when negated)
+    bound: set[str]  # the content stems the cited passages use somewhere (a window must hold them together)
+    pairs: list[tuple[str, str, frozenset, frozenset]]  # content stems within a clause at most one content word
+    # apart ("texture decoder", "decoder paint"), each with the clause's stems up to the first and from the second
+
+
+# The frames a model puts around an answer to a digest question (kb.prompts.DIGEST_FIELDS) -- "This paper starts
+# from the problem of ...", "The method proposed in this paper works by ..." -- are no facts about the paper: the
+# window rules read what follows them.
+_FRAME_RE = re.compile(
+    r"^\s*(?:in\s+)?(?:this|the)\s+(?:paper|work|study)(?:'s)?\s+(?:starts?|begins?)\s+(?:from|with)\s+"
+    r"(?:the\s+)?(?:problem|challenge|question|context)\s+(?:of|that)\s+"
+    r"|^\s*the\s+(?:main\s+)?(?:method|approach)\s+(?:proposed|presented|introduced|used)\s+in\s+(?:this|the)\s+"
+    r"paper\s+works?\s+by\s+"
+    r"|^\s*the\s+results\s+of\s+(?:this|the)\s+paper\s+matter\s+because\s+(?:they|it)\s+"
+    r"|^\s*(?:the\s+)?(?:main\s+)?(?:focus|goal|aim)\s+(?:of\s+(?:this|the)\s+paper\s+)?(?:is|lies)\s+(?:on|in)\s+"
+    r"|^\s*(?:this|the)\s+paper\s+is\s+about\s+",
+    re.I)
+
+
+def claim(sentence: str, pool: set[str] | None = None) -> Claim:
+    """`pool`: the content stems of all cited passages (words found nowhere are the overlap rule's business)."""
+    ws = words(sentence)
+    sentence = _FRAME_RE.sub("", sentence)
+    parts = clauses(sentence)
+    stems = content_stems(sentence)
+    clause_stems = [s for s in (content_stems(p) for p in parts) if s] if len(parts) > 1 else []
+    if pool is not None:
+        clause_stems = [s & pool for s in clause_stems if s & pool]
+    pairs = []
+    for part in parts:
+        seq = [stem(w) for w in re.findall(r"[a-z]+", part.lower())
+               if w not in STOPWORDS and w not in FILLER and len(w) > 1]  # as content_stems reads them
+        pairs += [(seq[i], seq[j], frozenset(seq[: i + 1]), frozenset(seq[j:]))
+                  for i in range(len(seq)) for j in (i + 1, i + 2) if j < len(seq) and seq[i] != seq[j]]
+    return Claim(stems, clause_stems, fact_numbers(sentence), fact_entities(sentence), qualifiers(ws),
+                 _negated_stems(ws),
+                 stems & pool if pool is not None else stems, pairs)
+
+
+def _share(stems: set[str], window: set[str]) -> float:
+    return len(stems & window) / len(stems) if stems else 1.0
+
+
+def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
+             disabled: frozenset[str] = frozenset()) -> list[str]:
+    """What `w` does not back of `c`, as (rule, detail) strings; [] when the window supports the sentence."""
+    out = []
+    if "coverage" not in disabled and _share(c.stems, w.stems) < min_overlap:
+        out.append("coverage")
+    if "binding" not in disabled and w.parts:
+        a_part, b_part = w.parts
+        for x, y, before, after in c.pairs:  # side by side in the sentence, each in only one of the two sentences
+            if before <= a_part and after <= b_part and len(a_part) <= 3:
+                continue  # a heading glued to the sentence after it ("4 Experiments We train ...")
+            if (x in a_part) != (y in a_part) and (x in b_part) != (y in b_part) and {x, y} <= w.stems:
+                out.append(f"binding ({x} {y})")
+                break
+    if "clauses" not in disabled:
+        for cs in c.clause_stems:
+            if _share(cs, w.stems) < min_clause_overlap:
+                out.append("clause")
+                break
+    if "facts" not in disabled:
+        out += [shown for shown, key in c.numbers if key not in w.numbers]
+        out += [name for name, keys in c.entities if not any(k in w.keys for k in keys)]
+    if "qualifiers" not in disabled:
+        for key, word in c.qualifiers.items():
+            backing = f"{_QUALIFIER_FAMILIES[key]} {_ALSO_BACKED_BY.get(key, '')}".split()
+            if not any(x in w.words for x in backing):
+                out.append(word)
+    if "polarity" not in disabled:
+        said = c.negated - {"_"}
+        if c.negated and not (said & w.negated if said and w.negated - {"_"} else w.negated):
+            out.append("negation")  # "does not", "fails to": the window negates none of what the sentence does
+        elif not c.negated and (w.negated - {"_"}) & c.stems:
+            out.append("dropped negation")  # the window negates words the sentence affirms
+    return out
+
+
+def best_window(c: Claim, ws: Sequence[Window], min_overlap: float, min_clause_overlap: float,
+                disabled: frozenset[str] = frozenset()) -> tuple[Window | None, list[str]]:
+    """A window that supports the sentence (and []), else the one that fails fewest rules and its failures."""
+    best: tuple[Window | None, list[str]] = (None, ["no window"])
+    best_key = None
+    for w in ws:
+        fails = failures(c, w, min_overlap, min_clause_overlap, disabled)
+        if not fails:
+            return w, []
+        key = (len(fails), -_share(c.stems, w.stems))
+        if best_key is None or key < best_key:
+            best, best_key = (w, fails), key
+    return best
