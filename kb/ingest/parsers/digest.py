@@ -12,6 +12,7 @@ Page shape (tolerant of the drifts seen between 2024-01 and 2024-05 pages):
     **Key Takeaways** / **Key Takeaways:** / **要点**   "-" or "*" bullets
     **[ChatPaperFree](...)**  then an HTML <ol>/<p> block of labelled notes (题目/Title, 作者/Authors, ...)
 
+Text is HTML-unescaped (kb's own pages write third-party text with `&lt;`, `&#91;` so it stays inert when published).
 The paper's own metadata (title, authors, abstract, id, comment) goes into `Paper`; everything machine-written
 (summary, takeaways, structured notes) goes into one `Annotation(kind="digest-summary")`, never into the text.
 """
@@ -127,8 +128,8 @@ def _front_matter(body: str) -> dict[str, str | list[str]]:
 
 def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    return value
+        value = value[1:-1]
+    return html.unescape(value)
 
 
 def _page_date(meta: dict, lines: list[str]) -> str | None:
@@ -165,11 +166,11 @@ def _paper_blocks(lines: list[str]) -> list[tuple[str, list[str], str | None]]:
             in_code = not in_code
         m = _HEADING.match(line)
         if m and not in_code:
-            blocks.append((" ".join(m.group("title").split()), [], heading))
+            blocks.append((" ".join(html.unescape(m.group("title")).split()), [], heading))
             continue
         t = None if in_code or _DATE_HEADING.match(line) else _TOPIC_HEADING.match(line)
         if t:
-            heading = " ".join(t.group("topic").split())
+            heading = " ".join(html.unescape(t.group("topic")).split())
         elif blocks:
             blocks[-1][1].append(line)
     return blocks
@@ -196,13 +197,13 @@ def _parse_paper(title: str, block: list[str], source: str, day: str | None, top
     ident = normalize_arxiv_id(link)
     if ident is None:
         raise ParseError(source, f"paper '{title}': the PDF link has no arXiv id ({link})")
-    abstract = _paragraphs(stripped[authors_at + 1:pdf_at]) if authors_at < pdf_at else ""
+    abstract = html.unescape(_paragraphs(stripped[authors_at + 1:pdf_at])) if authors_at < pdf_at else ""
     if not abstract:
         raise ParseError(source, f"paper '{title}': no abstract between the authors line and the PDF link")
     names = _AUTHORS.match(stripped[authors_at]).group("names")  # type: ignore[union-attr]
-    authors = [" ".join(a.split()) for a in re.split(r",\s*|\s+and\s+", names) if a.strip()]
+    authors = [" ".join(html.unescape(a).split()) for a in re.split(r",\s*|\s+and\s+", names) if a.strip()]
     pdf_url = link.replace("/abs/", "/pdf/", 1) if "/abs/" in link else link
-    comment = " ".join(pdf.group("comment").split()) or None
+    comment = " ".join(html.unescape(pdf.group("comment")).split()) or None
     annotation = Annotation(
         kind="digest-summary",
         source=source,
@@ -270,8 +271,8 @@ def _digest_notes(lines: list[str]) -> dict:
             break
         notes_html.append(raw)
     return {
-        "summary": " ".join(" ".join(summary).split()),
-        "takeaways": takeaways,
+        "summary": " ".join(html.unescape(" ".join(summary)).split()),
+        "takeaways": [html.unescape(t) for t in takeaways],
         "notes": parse_structured_notes("\n".join(notes_html)),
     }
 
