@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from kb.backends.embedders import MemoEmbedder
 from kb.grounding.check import closest_sentences, ground
-from kb.grounding.sentences import looks_like_instruction, parse_citations, split_sentences
+from kb.grounding.sentences import clean_passage, looks_like_instruction, parse_citations, split_sentences
 from kb.grounding.types import GroundedSentence, Passage, Thresholds, Verdict
 from kb.grounding.terms import content_stems
 from kb.prompts import answer_messages, fit_passages
@@ -201,8 +201,9 @@ def select_passages(result: SearchResult, r: Relevance, max_passages: int = 6, p
         for hit in result.papers[1:3]:  # a close runner-up only: a tiny model mixes papers up easily
             if hit.passages and hit.best_similarity >= r.gray_similarity and hit.score >= 0.8 * top.score:
                 add(hit, hit.passages[0])
-    return [Passage(n=i + 1, chunk_id=p.chunk_id, paper_id=h.paper_id, title=h.title, text=p.text, page=p.page,
-                    section=p.section, arxiv_id=h.arxiv_id) for i, (h, p) in enumerate(chosen[:max_passages])]
+    # the document's own [n] markers and instruction-like sentences never reach the prompt or the check
+    return [Passage(n=i + 1, chunk_id=p.chunk_id, paper_id=h.paper_id, title=h.title, text=clean_passage(p.text),
+                    page=p.page, section=p.section, arxiv_id=h.arxiv_id) for i, (h, p) in enumerate(chosen[:max_passages])]
 
 
 def fit_prompt(question: str, passages: list[Passage], generator, max_tokens: int) -> tuple[list[Passage], list[dict]]:

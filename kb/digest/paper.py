@@ -25,7 +25,7 @@ from kb.store.catalog import Catalog
 from kb.backends.embedders import MemoEmbedder
 from kb.digest.types import FIELD_LABELS, Field, PaperDigest, Source, Statement
 from kb.grounding.check import closest_sentences, ground
-from kb.grounding.sentences import parse_citations, quotable
+from kb.grounding.sentences import clean_passage, looks_like_instruction, parse_citations, quotable
 from kb.grounding.types import GroundedText, Passage
 from kb.prompts import DIGEST_FIELDS, PROMPT_VERSION, digest_messages, fit_passages
 from kb.types import KbError, Paper
@@ -251,8 +251,9 @@ def _group_passages(name: str, title: str, paper_id: str, ranked: list[_Chunk], 
     reading order instead, so all groups send the very same prompt prefix and llama.cpp evaluates it once."""
     spec = EVIDENCE[name]
     top = ranked[:spec.passages]
-    passages = [Passage(n=i + 1, chunk_id=c.id, paper_id=paper_id, title=title, text=_body(c), page=c.page,
-                        section=c.section) for i, c in enumerate(top)]
+    # the document's own [n] markers and instruction-like sentences never reach the prompt, the check or a quote
+    passages = [Passage(n=i + 1, chunk_id=c.id, paper_id=paper_id, title=title, text=clean_passage(_body(c)),
+                        page=c.page, section=c.section) for i, c in enumerate(top)]
     longest = max(fields, key=lambda f: FIELD_SPECS[f].max_tokens)
     fitted = fit_passages("", passages, generator.count_tokens,
                           generator.prompt_budget(FIELD_SPECS[longest].max_tokens),
@@ -306,7 +307,7 @@ def _affiliation(paper: Paper, chunks: list[_Chunk], numbering: _Numbering) -> F
         for line in c.text.split("\n"):
             line = " ".join(line.split())
             if (line and line.lower() != title and len(line) <= 200 and _AFFILIATION.search(line)
-                    and "@" not in line and line not in {s.text for s in found}):
+                    and "@" not in line and not looks_like_instruction(line) and line not in {s.text for s in found}):
                 found.append(Statement(line, [numbering.number(c, line)], "extracted"))
     return Field("affiliation", found[:3])
 
