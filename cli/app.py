@@ -7,7 +7,7 @@ from typing import List, Optional
 import typer
 
 from kb_cli import render
-from kb_cli.common import ProgressBars, configure_logging, err, errors_to_exit, fail, info, print_json, session
+from kb_cli.common import ProgressBars, configure_logging, err, errors_to_exit, fail, info, out, print_json, session
 
 app = typer.Typer(help="kb: a local knowledge base for research papers, with cited answers and daily digests.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -125,7 +125,7 @@ def status(as_json: bool = JSON) -> None:
     else:
         for k, v in data.items():
             if k != "problems":
-                print(f"{k:<26} {v}")
+                out(f"{k:<26} {v}")
     for p in data["problems"]:
         err(f"problem: {p}")
     if data["problems"]:
@@ -144,7 +144,7 @@ def remove(ref: str = typer.Argument(..., help="Paper id, arXiv id, or a unique 
     if as_json:
         print_json({"removed": pid})
     else:
-        print(f"removed {pid}")
+        out(f"removed {pid}")
 
 
 @app.command()
@@ -164,7 +164,7 @@ def reindex(
     if as_json:
         print_json(report.to_dict())
     else:
-        print(f"reindexed: {report.chunks_embedded} chunks embedded, store rebuilt in {report.seconds:.1f} s")
+        out(f"reindexed: {report.chunks_embedded} chunks embedded, store rebuilt in {report.seconds:.1f} s")
 
 
 @app.command()
@@ -185,7 +185,7 @@ def models(as_json: bool = JSON) -> None:
         print_json(data)
     else:
         for d in data:
-            print(f"{d['name']:<24} {d['kind']:<10} {d['licence']:<18} {d['path']}")
+            out(f"{d['name']:<24} {d['kind']:<10} {d['licence']:<18} {d['path']}")
 
 
 @config_app.command("show")
@@ -199,7 +199,7 @@ def config_show(as_json: bool = JSON) -> None:
         print_json(data)
     else:
         for k, v in data.items():
-            print(f"{k:<18} {v}")
+            out(f"{k:<18} {v}")
 
 
 @config_app.command("set")
@@ -210,7 +210,7 @@ def config_set(key: str = typer.Argument(..., help="Setting name (see `kb config
 
     with errors_to_exit():
         path = write_config_value(key, value)
-    print(f"{key} = {value}  ({path})")
+    out(f"{key} = {value}  ({path})")
 
 
 from kb_cli import digest_cmd  # noqa: E402

@@ -4,6 +4,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import re
 import sqlite3
 import sys
 from contextlib import contextmanager
@@ -22,14 +23,36 @@ def configure_logging(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
+# Terminal escapes and control characters: OSC (clipboard writes, hyperlinks) with its payload, CSI (colours,
+# cursor moves), other ESC sequences, their 8-bit C1 forms, remaining C0/C1 controls but newline and tab, and the
+# bidirectional overrides that reorder what a line shows.
+_TERMINAL_CONTROLS = re.compile(
+    r"(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|\x1b[@-Z\\-_]?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def clean(text) -> str:
+    """Text safe to show on a terminal: third-party titles, passages, file names and model output can carry
+    escapes (OSC 52 writes the clipboard, OSC 8 plants links, CSI recolours or hides text); they are removed."""
+    return _TERMINAL_CONTROLS.sub("", str(text))
+
+
+def out(text="") -> None:
+    """One line of results on stdout, terminal-safe."""
+    print(clean(text))
+
+
 def err(msg: str) -> None:
-    typer.echo(msg, err=True)
+    typer.echo(clean(msg), err=True)
 
 
 def info(msg: str) -> None:
     """A diagnostic line for people (stderr), silenced by -q."""
     if not state["quiet"]:
-        typer.echo(msg, err=True)
+        typer.echo(clean(msg), err=True)
 
 
 def fail(msg: str, code: int = 1) -> typer.Exit:
@@ -77,7 +100,10 @@ def _cannot_write(e: OSError) -> str:
 
 
 def print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    """JSON on stdout. json.dumps escapes C0 controls; C1 controls and bidi overrides are escaped here too, so the
+    JSON is unchanged as data but never drives a terminal."""
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    typer.echo(re.sub(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]", lambda m: f"\\u{ord(m.group(0)):04x}", text))
 
 
 @contextmanager

@@ -9,7 +9,8 @@ from typing import Optional
 
 import typer
 
-from kb_cli.common import ProgressBars, configure_logging, errors_to_exit, fail, info, print_json, session, state
+from kb_cli.common import (ProgressBars, clean, configure_logging, errors_to_exit, fail, info, out as out_line,
+                           print_json, session, state)
 
 FORMATS = ("md", "html", "json")
 
@@ -89,7 +90,7 @@ def digest(
         if target is not None:
             _write(target, text)
     if target is None:
-        sys.stdout.write(text)
+        sys.stdout.write(clean(text))  # terminal-safe; files keep the text as rendered
         sys.stdout.flush()
     else:
         typer.echo(str(target))
@@ -135,6 +136,6 @@ def topics(
         kws = f"  [{', '.join(t.keywords)}]" if t.keywords else ""
         feed = (f"  arXiv: {t.query or 'every paper'}" + (f" in {'+'.join(t.categories)}" if t.categories else "")
                 if t.subscribed else "")
-        print(f"{t.name:<{width}}  {t.papers:>4} papers{desc}{kws}{feed}")
+        out_line(f"{t.name:<{width}}  {t.papers:>4} papers{desc}{kws}{feed}")
     origin = f"from {path}" if path.is_file() else f"from ingested digest pages; `kb topics --init` writes them to {path}"
     info(f"{len(found)} topic(s), {origin}")

@@ -30,9 +30,12 @@ NOTES_LINK = "**[ChatPaper-style notes, written locally by kb](#)**"
 # ------------------------------------------------------------------------------------------------ statements
 
 
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # terminal escapes (ESC ...) never reach the page
+
+
 def md_text(text: str) -> str:
     """Text made inert in Markdown and HTML: one line, `&`, `<`, `>` escaped, `[` `]` as entities (no link syntax)."""
-    text = html.escape(" ".join(text.split()), quote=False)
+    text = html.escape(" ".join(_CONTROLS.sub("", text).split()), quote=False)
     return text.replace("[", "&#91;").replace("]", "&#93;")
 
 
