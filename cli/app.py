@@ -7,7 +7,7 @@ from typing import List, Optional
 import typer
 
 from kb_cli import render
-from kb_cli.common import ProgressBars, configure_logging, err, errors_to_exit, fail, info, out, print_json, session
+from kb_cli.common import ProgressBars, configure_logging, err, errors_to_exit, fail, info, out, print_json, resolve_ref, session
 
 app = typer.Typer(help="kb: a local knowledge base for research papers, with cited answers and daily digests.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -75,10 +75,8 @@ def list_papers(
 @app.command()
 def show(ref: str = typer.Argument(..., help="Paper id, arXiv id, or a unique id prefix."), as_json: bool = JSON) -> None:
     """Show one paper: metadata, sources, sections, chunk count, annotations."""
-    with session() as s:
-        pid = s.catalog.find_paper_id(ref)
-        if pid is None:
-            raise fail(f"no paper matches '{ref}' (see `kb list`)")
+    with session() as s, errors_to_exit():
+        pid = resolve_ref(s.catalog, ref)
         data = render.paper_detail(s.catalog, pid)
     if as_json:
         print_json(data)
@@ -140,7 +138,7 @@ def remove(ref: str = typer.Argument(..., help="Paper id, arXiv id, or a unique 
 
     with session() as s, errors_to_exit():
         with kb_lock(s.settings.lock_path, exclusive=True, timeout=s.settings.lock_timeout, on_wait=info):
-            pid = remove_paper(ref, s.catalog, s.write_store)
+            pid = remove_paper(resolve_ref(s.catalog, ref), s.catalog, s.write_store)
     if as_json:
         print_json({"removed": pid})
     else:

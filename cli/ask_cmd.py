@@ -11,7 +11,7 @@ from typing import List, Optional
 
 import typer
 
-from kb_cli.common import clean, errors_to_exit, fail, info, out, print_json, session, state
+from kb_cli.common import clean, errors_to_exit, fail, info, out, print_json, resolve_ref, session, state
 
 JSON = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
 DATE = typer.Option(None, "--date", help="Only papers of this date (YYYY-MM-DD).")
@@ -29,10 +29,7 @@ def _filters(catalog, date, since, until, topic, papers):
     if papers:
         ids = []
         for ref in papers:
-            pid = catalog.find_paper_id(ref)
-            if pid is None:
-                raise fail(f"no paper matches '{ref}' (see `kb list`)")
-            ids.append(pid)
+            ids.append(resolve_ref(catalog, ref))
     return Filters(date=date, since=since, until=until, topic=topic, papers=ids)
 
 

@@ -99,6 +99,14 @@ def _cannot_write(e: OSError) -> str:
     return f"cannot write {where}: {why}" + (f" (KB_HOME {home} is read-only)" if inside else "")
 
 
+def resolve_ref(catalog, ref: str) -> str:
+    """The paper id a user's reference names (KbError when none or several); a prefix match is said on stderr."""
+    pid, by_prefix = catalog.resolve_paper(ref)
+    if by_prefix:
+        info(f"'{ref}' is the start of paper id {pid} (the only one)")
+    return pid
+
+
 def print_json(data: Any) -> None:
     """JSON on stdout. json.dumps escapes C0 controls; C1 controls and bidi overrides are escaped here too, so the
     JSON is unchanged as data but never drives a terminal."""

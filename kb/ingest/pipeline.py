@@ -346,11 +346,9 @@ def _index_pending(catalog: Catalog, store) -> None:
 
 
 def remove_paper(ref: str, catalog: Catalog, store) -> str:
-    """Remove a paper (by id, arXiv id or unique prefix) and its vectors. Returns the removed id.
-    The files it came from are not touched; ingesting them again (even unchanged) adds the paper back."""
-    pid = catalog.find_paper_id(ref)
-    if pid is None:
-        raise KbError(f"no paper matches '{ref}' (see `kb list`)")
+    """Remove a paper (by id, arXiv id or unique prefix: see Catalog.resolve_paper) and its vectors. Returns the
+    removed id. The files it came from are not touched; ingesting them again (even unchanged) adds the paper back."""
+    pid, _ = catalog.resolve_paper(ref)
     with _disk_full_guard(f"removing {pid}", catalog):
         _remove(pid, catalog, store)
     return pid
