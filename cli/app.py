@@ -7,10 +7,11 @@ from typing import List, Optional
 import typer
 
 from kb_cli import render
-from kb_cli.common import ProgressBars, configure_logging, err, errors_to_exit, fail, info, out, print_json, resolve_ref, session
+from kb_cli.common import (GlobalOptionsGroup, ProgressBars, configure_logging, err, errors_to_exit, fail, info,
+                           out, print_json, resolve_ref, session)
 
 app = typer.Typer(help="kb: a local knowledge base for research papers, with cited answers and daily digests.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  cls=GlobalOptionsGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 config_app = typer.Typer(help="Show or change settings (KB_HOME/config.toml; KB_* env vars win).",
                          no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -20,8 +21,10 @@ JSON = typer.Option(False, "--json", help="Print machine-readable JSON on stdout
 
 @app.callback()
 def main_options(
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More diagnostics on stderr (-vv for debug)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or notes; errors only."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More diagnostics on stderr (-vv for debug); "
+                                "also accepted after the command."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or notes; errors only; also accepted "
+                               "after the command."),
 ) -> None:
     configure_logging(verbose, quiet)
 

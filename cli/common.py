@@ -11,8 +11,24 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 import typer
+import typer.core
 
 state = {"verbose": 0, "quiet": False}
+
+_GLOBAL_FLAGS = re.compile(r"-q|--quiet|-v+|--verbose")
+
+
+class GlobalOptionsGroup(typer.core.TyperGroup):
+    """The kb group: `-q`/`-v` are accepted after the command too (`kb ingest -q PATHS`, `kb search -v ...`), by
+    moving them before it; a `--` ends the options as usual."""
+
+    def parse_args(self, ctx, args):
+        args = list(args)
+        end = args.index("--") if "--" in args else len(args)
+        flags = [a for a in args[:end] if _GLOBAL_FLAGS.fullmatch(a)]
+        if flags:
+            args = flags + [a for a in args[:end] if not _GLOBAL_FLAGS.fullmatch(a)] + args[end:]
+        return super().parse_args(ctx, args)
 
 
 def configure_logging(verbose: int, quiet: bool) -> None:

@@ -10,6 +10,8 @@ def ingest_report(r) -> None:
     info(f"{r.files} file(s): {r.parsed} parsed, {r.skipped} unchanged; papers: {r.papers_new} new, "
          f"{r.papers_updated} updated, {r.papers_removed} removed; chunks: +{r.chunks_added} -{r.chunks_removed}, "
          f"{r.chunks_embedded} embedded; {r.seconds:.1f} s")
+    for src, note in r.notes:
+        info(f"note: {src}: {note}")
     if r.errors:
         err(f"{len(r.errors)} problem(s):")
         for src, cause in r.errors:

@@ -55,11 +55,13 @@ class IngestReport:
     chunks_removed: int = 0
     chunks_embedded: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (source, note): worth telling, not failures
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
         d["errors"] = [{"source": s, "error": e} for s, e in self.errors]
+        d["notes"] = [{"source": s, "note": n} for s, n in self.notes]
         return d
 
 
@@ -219,6 +221,7 @@ def _ingest_one(inp: Input, catalog: Catalog, embedder, opts: IngestOptions, rep
     result = parse_input(inp, password=opts.password)
     report.parsed += 1
     report.errors += [(e.path, e.cause) for e in result.errors]
+    report.notes += [(inp.ref, note) for note in result.notes]
     if not result.papers and result.errors:
         _record_failure(catalog, inp, result.errors[0].cause)
         return

@@ -72,6 +72,7 @@ def looks_like_digest(text: str) -> bool:
 def parse_digest(path: str | Path) -> ParseResult:
     """Parse one digest page into papers (source_kind "digest"), one per '## ' block, in page order.
 
+    A page with its "# DATE" heading but no papers (the real series has such days) is valid: no papers and a note.
     Raises ParseError when the file is unreadable, not UTF-8, or not a digest page. A paper block that lacks its
     authors line, PDF link or abstract becomes a ParseError in the result's `errors`; the other papers still parse.
     """
@@ -93,6 +94,9 @@ def parse_digest(path: str | Path) -> ParseResult:
     day = _page_date(meta, lines)
     topic = _page_topic(meta)
     blocks = _paper_blocks(lines)
+    if not blocks and any(_DATE_HEADING.match(line) for line in lines):
+        # a real page of a day with no papers: front matter, the notice, "# 2024-05-06 更新", then nothing
+        return ParseResult(papers=[], notes=[f"digest page of {day or 'an undated day'} lists no papers"])
     if not blocks:
         raise ParseError(source, "not a digest page: no papers (no '## Title' blocks) after the front matter")
     if day is None:
