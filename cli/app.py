@@ -42,7 +42,7 @@ def ingest(
     from kb.ingest.pipeline import ingest as run_ingest
     from kb.store.lock import kb_lock
 
-    with session(chroma_url=chroma_url) as s, errors_to_exit():
+    with session(create=True, chroma_url=chroma_url) as s, errors_to_exit():
         with kb_lock(s.settings.lock_path, exclusive=True, timeout=s.settings.lock_timeout, on_wait=info):
             with ProgressBars(enabled=not as_json) as bars:
                 report = run_ingest(paths, s.catalog, s.embedder, s.write_store,
@@ -57,7 +57,7 @@ def ingest(
 
 @app.command("list")
 def list_papers(
-    date: Optional[str] = typer.Option(None, "--date", help="Only papers of this date (YYYY-MM-DD)."),
+    date: Optional[str] = typer.Option(None, "--date", help="Only papers of this date (YYYY-MM-DD, today, yesterday)."),
     since: Optional[str] = typer.Option(None, "--since", help="Papers on or after this date."),
     until: Optional[str] = typer.Option(None, "--until", help="Papers on or before this date."),
     topic: Optional[str] = typer.Option(None, "--topic", help="Only papers of this topic."),
@@ -66,7 +66,12 @@ def list_papers(
 ) -> None:
     """List papers. A paper's date is its digest page's date, else its arXiv announcement date (`kb fetch`), else
     its arXiv submission date, else its PDF's date."""
-    with session() as s:
+    from kb.dates import check_range, parse_day
+
+    with session() as s, errors_to_exit():
+        date, since, until = (parse_day(v, name) if v else None
+                              for v, name in ((date, "--date"), (since, "--since"), (until, "--until")))
+        check_range(since, until)
         rows = s.catalog.list_papers(date=date, topic=topic, kind=kind, since=since, until=until)
         data = [render.paper_row(r) for r in rows]
     if as_json:
@@ -192,10 +197,10 @@ def models(as_json: bool = JSON) -> None:
 @config_app.command("show")
 def config_show(as_json: bool = JSON) -> None:
     """Print the effective settings."""
-    from kb.settings import Settings
+    from kb.settings import load_settings
 
     with errors_to_exit():
-        data = Settings().model_dump(mode="json")
+        data = load_settings().model_dump(mode="json")
     if as_json:
         print_json(data)
     else:
@@ -210,7 +215,11 @@ def config_set(key: str = typer.Argument(..., help="Setting name (see `kb config
     from kb.settings import write_config_value
 
     with errors_to_exit():
-        path = write_config_value(key, value)
+        path, dropped = write_config_value(key, value)
+    for line in dropped:
+        info(f"dropped a line that was not valid TOML: {line}")
+    if dropped:
+        info(f"the old file is kept as {path.name}.bak")
     out(f"{key} = {value}  ({path})")
 
 

@@ -14,7 +14,7 @@ import typer
 from kb_cli.common import clean, errors_to_exit, fail, info, out, print_json, resolve_ref, session, state
 
 JSON = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
-DATE = typer.Option(None, "--date", help="Only papers of this date (YYYY-MM-DD).")
+DATE = typer.Option(None, "--date", help="Only papers of this date (YYYY-MM-DD, today, yesterday).")
 SINCE = typer.Option(None, "--since", help="Only papers on or after this date.")
 UNTIL = typer.Option(None, "--until", help="Only papers on or before this date.")
 TOPIC = typer.Option(None, "--topic", help="Only papers of this topic.")
@@ -136,7 +136,7 @@ def register(app: typer.Typer) -> None:
         query: str = typer.Argument(..., help="What to look for (words, a phrase or a question)."),
         date: Optional[str] = DATE, since: Optional[str] = SINCE, until: Optional[str] = UNTIL,
         topic: Optional[str] = TOPIC, paper: Optional[List[str]] = PAPER,
-        k: int = typer.Option(5, "-k", help="How many papers to list."),
+        k: int = typer.Option(5, "-k", min=1, max=1000, help="How many papers to list."),
         mode: str = MODE, as_json: bool = JSON,
     ) -> None:
         """Find papers: hybrid BM25 + dense retrieval, grouped by paper, with their best passages."""
@@ -156,7 +156,7 @@ def register(app: typer.Typer) -> None:
         question: str = typer.Argument(..., help="A question about the papers in the knowledge base."),
         date: Optional[str] = DATE, since: Optional[str] = SINCE, until: Optional[str] = UNTIL,
         topic: Optional[str] = TOPIC, paper: Optional[List[str]] = PAPER,
-        k: int = typer.Option(5, "-k", help="Papers retrieved as candidates."),
+        k: int = typer.Option(5, "-k", min=1, max=1000, help="Papers retrieved as candidates."),
         mode: str = MODE,
         model: Optional[str] = typer.Option(None, "--model", help="Generation model: registered name or GGUF path."),
         llm_url: Optional[str] = typer.Option(None, "--llm-url", help="OpenAI-compatible server URL instead."),
@@ -192,7 +192,7 @@ def register(app: typer.Typer) -> None:
     def eval_cmd(
         file: str = typer.Argument(..., help="Question file (JSON lines: {question, id} or {question, expect: none})."),
         no_generate: bool = typer.Option(False, "--no-generate", help="Retrieval and abstention only (fast)."),
-        k: int = typer.Option(10, "-k", help="Papers retrieved per question."),
+        k: int = typer.Option(10, "-k", min=1, max=1000, help="Papers retrieved per question."),
         mode: str = MODE,
         model: Optional[str] = typer.Option(None, "--model", help="Generation model: registered name or GGUF path."),
         llm_url: Optional[str] = typer.Option(None, "--llm-url", help="OpenAI-compatible server URL instead."),

@@ -131,21 +131,15 @@ def print_json(data: Any) -> None:
 
 
 @contextmanager
-def session(**overrides) -> Iterator:
-    """Open the knowledge base named by settings (KB_HOME, env, config.toml)."""
-    from kb.settings import Settings
+def session(create: bool = False, **overrides) -> Iterator:
+    """Open the knowledge base named by settings (KB_HOME, env, config.toml). Only commands that write
+    (`create=True`: ingest) make a missing one; the others say "no knowledge base at X"."""
+    from kb.settings import load_settings
     from kb.wiring import open_session
 
-    from pydantic import ValidationError
-
     with errors_to_exit():
-        try:
-            settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
-        except ValidationError as e:  # a bad KB_* variable or config.toml value: one line, not a traceback
-            bad = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']} (got {x.get('input')!r})"
-                            for x in e.errors())
-            raise fail(f"invalid setting: {bad}") from None
-        s = open_session(settings)
+        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+        s = open_session(settings, create=create)
         try:
             yield s
         except sqlite3.DatabaseError as e:

@@ -72,7 +72,7 @@ def digest(
     if fmt not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}, not '{fmt}'", code=2)
     with session(model=model, llm_url=llm_url) as s, errors_to_exit():
-        check_date(date)
+        date = check_date(date)
         st = s.settings
         generator = get_generator(st.model, st.llm_url, n_ctx=st.n_ctx, n_threads=st.n_threads, seed=st.seed,
                                   api_key=st.llm_api_key)

@@ -19,8 +19,7 @@ from kb.grounding.sentences import clean_passage, looks_like_instruction, parse_
 from kb.grounding.types import GroundedSentence, Passage, Thresholds, Verdict
 from kb.grounding.terms import content_stems
 from kb.prompts import answer_messages, fit_passages
-from kb.answer.retrieval import Filters, PaperHit, RetrievalParams, SearchResult, search
-from kb.types import KbError
+from kb.answer.retrieval import Filters, PaperHit, RetrievalParams, SearchResult, check_query, search
 
 ABSTAIN_TEXT = "The knowledge base holds nothing that answers this question."
 
@@ -223,9 +222,7 @@ def answer(question: str, catalog, embedder, store, generator, *, k: int = 5, fi
            grounding: Thresholds | None = None, max_passages: int = 6,
            params: RetrievalParams | None = None) -> Answer:
     """Answer `question` from the knowledge base with checked citations (see the module docstring)."""
-    question = " ".join(question.split())
-    if not question:
-        raise KbError("the question is empty")
+    question = check_query(question, "question")
     t0 = time.perf_counter()
     rel = relevance or Relevance.for_embedder(getattr(embedder, "name", ""))
     result = search(question, catalog, embedder, store, k=k, filters=filters, mode=mode, params=params,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import time
 from datetime import date as Date
 from datetime import datetime, timezone
@@ -26,6 +25,7 @@ from kb.digest.types import Digest, PaperDigest, TopicGroup
 from kb.grounding.check import GROUNDING_VERSION
 from kb.prompts import PROMPT_VERSION
 from kb.digest.topics import OTHER, Topic, assign_topics, default_topics, group_by_topic
+from kb.dates import parse_day, valid_day
 from kb.types import KbError
 
 log = logging.getLogger(__name__)
@@ -50,14 +50,8 @@ class NoPapersError(KbError):
 
 
 def check_date(day: str) -> str:
-    """`day` if it is an ISO date (YYYY-MM-DD), else KbError."""
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
-            raise ValueError
-        Date.fromisoformat(day)
-    except ValueError:
-        raise KbError(f"'{day}' is not a date; use YYYY-MM-DD, e.g. 2024-05-22") from None
-    return day
+    """`day` as an ISO date (YYYY-MM-DD; "today" and "yesterday" resolved), else KbError."""
+    return parse_day(day, "--date")
 
 
 def nearest_dates(catalog: Catalog, day: str, n: int = 5, topic: str | None = None) -> list[tuple[str, int]]:
@@ -65,7 +59,7 @@ def nearest_dates(catalog: Catalog, day: str, n: int = 5, topic: str | None = No
     counts: dict[str, int] = {}
     for row in catalog.list_papers(topic=topic):
         d = row["date"]
-        if d and re.fullmatch(r"\d{4}-\d{2}-\d{2}", d):
+        if valid_day(d):  # a malformed date stored by an older version is skipped, never a crash
             counts[d] = counts.get(d, 0) + 1
     target = Date.fromisoformat(day)
     ranked = sorted(counts, key=lambda d: (abs((Date.fromisoformat(d) - target).days), d))
@@ -92,7 +86,7 @@ def build_digest(day: str, catalog: Catalog, embedder, generator, *, topic: str 
     is called before each paper and once at the end (index == total).
     Raises NoPapersError (a KbError) when no paper has that date (or topic), naming the nearest dates that do.
     """
-    check_date(day)
+    day = check_date(day)
     progress = progress or (lambda *a, **k: None)
     rows = catalog.list_papers(date=day)
     if not rows:

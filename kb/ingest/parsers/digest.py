@@ -23,6 +23,7 @@ import logging
 import re
 from pathlib import Path
 
+from kb.dates import valid_day
 from kb.ids import normalize_arxiv_id
 from kb.types import Annotation, Paper, ParseError, ParseResult
 
@@ -91,17 +92,19 @@ def parse_digest(path: str | Path) -> ParseResult:
         raise ParseError(source, "not a digest page: no front matter ('---' block with title and date) at the top")
     meta = _front_matter(m.group("body"))
     lines = text[m.end():].split("\n")
-    day = _page_date(meta, lines)
+    bad: list[str] = []
+    day = _page_date(meta, lines, bad)
+    notes = [f"'{d}' is not a calendar day; ignored as the page's date" for d in bad]
     topic = _page_topic(meta)
     blocks = _paper_blocks(lines)
     if not blocks and any(_DATE_HEADING.match(line) for line in lines):
         # a real page of a day with no papers: front matter, the notice, "# 2024-05-06 更新", then nothing
-        return ParseResult(papers=[], notes=[f"digest page of {day or 'an undated day'} lists no papers"])
+        return ParseResult(papers=[], notes=notes + [f"digest page of {day or 'an undated day'} lists no papers"])
     if not blocks:
         raise ParseError(source, "not a digest page: no papers (no '## Title' blocks) after the front matter")
     if day is None:
         log.warning("%s: no date in front matter or '# DATE' heading", source)
-    result = ParseResult(papers=[])
+    result = ParseResult(papers=[], notes=notes)
     for title, block, heading in blocks:
         try:
             result.papers.append(_parse_paper(title, block, source, day, heading or topic))
@@ -136,16 +139,25 @@ def _unquote(value: str) -> str:
     return html.unescape(value)
 
 
-def _page_date(meta: dict, lines: list[str]) -> str | None:
+def _page_date(meta: dict, lines: list[str], bad: list[str] | None = None) -> str | None:
+    """The page's day: the front matter's date, else the "# DATE" heading's; only a real calendar day (a
+    "2024-13-45" is never stored: it goes to `bad`)."""
+    found = []
     value = meta.get("date")
     if isinstance(value, str):
         m = re.match(r"\d{4}-\d{2}-\d{2}", value)
         if m:
-            return m.group(0)
+            found.append(m.group(0))
     for line in lines:
         m = _DATE_HEADING.match(line)
         if m:
-            return m.group(1)
+            found.append(m.group(1))
+            break
+    for day in found:
+        if valid_day(day):
+            return day
+        if bad is not None and day not in bad:
+            bad.append(day)
     return None
 
 
