@@ -201,7 +201,10 @@ class ProgressBars:
     def _update(self, name: str, done: int, total: int, note: str = "") -> None:
         if name not in self.bars:
             self.bars[name] = self.progress.add_task(name, total=total, note="")
-        self.progress.update(self.bars[name], completed=done, total=total, note=note)
+        from rich.markup import escape
+
+        # file names and titles are third-party: no terminal escapes, no rich markup ("[link=...]")
+        self.progress.update(self.bars[name], completed=done, total=total, note=escape(clean(note)))
 
 
 def _short(s: str, n: int = 40) -> str:

@@ -54,3 +54,15 @@ def test_commands_never_print_terminal_escapes(loaded, args):
     text = result.output + (result.stderr if result.stderr_bytes is not None else "")
     assert "Splatting" in text or "nope" in text or "Gaussian" in text, text  # the command showed the paper
     assert not _CONTROL.search(text.replace("\n", "").replace("\t", "")), repr(text)
+
+
+def test_progress_notes_carry_no_escapes_or_markup(capsys):
+    from kb_cli.common import ProgressBars, state
+
+    state["quiet"] = False
+    with ProgressBars(enabled=True) as bars:
+        bars("paper", index=1, total=2, title="[link=http://e/]x[/link]\x1b]52;c;QQ==\x07T")
+    text = capsys.readouterr().err
+    assert "papers" in text  # the bar was drawn
+    assert "\x1b]52" not in text and "QQ==" not in text and "\x1b]8;" not in text
+    assert "[link=http://e/]x[/link]" in text  # shown as text, not turned into a hyperlink
