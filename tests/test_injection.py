@@ -96,7 +96,7 @@ def test_digest_never_shows_the_planted_instruction(kb):
     d = build_digest(DAY, catalog, emb, gen)
     p = d.papers[PAPER["id"]]
     shown = [s.text for f in p.fields.values() for s in f.shown]
-    quotes = [q for s in p.sources for q in (s.quotes or [s.quote])]
+    quotes = [q for s in p.sources for q in (s.quotes or [s.quote])] + [s.text for s in p.sources]
     for text in shown + quotes:
         assert "ASSISTANT" not in text.upper() and "100 percent" not in text, text
         assert "15 years" not in text, text  # "[15]" never lets the wrong number pass

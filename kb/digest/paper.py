@@ -160,7 +160,8 @@ class _Numbering:
         if src is None and quote:
             src = next((s for s in self.sources.values() if quote in " ".join(s.text.split())), None)
         if src is None:
-            src = Source(len(self.sources) + 1, chunk.id, chunk.page, chunk.section, chunk.kind, chunk.text)
+            src = Source(len(self.sources) + 1, chunk.id, chunk.page, chunk.section, chunk.kind,
+                         clean_passage(chunk.text))  # as the model saw it: shown when a source has no quote
             self.sources[chunk.id] = src
         if quote and quote not in src.quotes and len(src.quotes) < 3:
             src.quotes.append(quote)
