@@ -149,7 +149,9 @@ def write_config_value(key: str, value: str) -> tuple[Path, list[str]]:
     try:  # each value on its own type (building Settings would read the very file being repaired)
         for k, v in data.items():
             if k in Settings.model_fields:
-                TypeAdapter(Settings.model_fields[k].annotation).validate_python(v)
+                typed = TypeAdapter(Settings.model_fields[k].annotation).validate_python(v)
+                if k == key and isinstance(typed, (bool, int, float)):
+                    data[k] = typed  # written as a TOML number/boolean, not a string
     except ValidationError as e:
         raise KbError(f"bad value for {k}: {e.errors()[0]['msg']} (got {str(v)[:60]!r})") from None
     if dropped:

@@ -40,6 +40,7 @@ def test_config_set_repairs_a_malformed_file(bad_config):
     assert result.exit_code == 0, result.output
     assert "n_ctx = = 12" in result.stderr and "config.toml.bak" in result.stderr
     assert (bad_config.parent / "config.toml.bak").read_text(encoding="utf-8").count("n_ctx = = 12") == 1
+    assert "seed = 7\n" in bad_config.read_text(encoding="utf-8")  # a number stays a TOML number
     shown = runner.invoke(app, ["config", "show", "--json"])
     assert shown.exit_code == 0 and '"seed": 7' in shown.stdout and '"model": "fake"' in shown.stdout
 
