@@ -133,7 +133,8 @@ def print_json(data: Any) -> None:
 @contextmanager
 def session(create: bool = False, **overrides) -> Iterator:
     """Open the knowledge base named by settings (KB_HOME, env, config.toml). Only commands that write
-    (`create=True`: ingest) make a missing one; the others say "no knowledge base at X"."""
+    (`create=True`: ingest, fetch, daily, topics --init) make a missing KB_HOME; the others say "no knowledge
+    base at X"."""
     from kb.settings import load_settings
     from kb.wiring import open_session
 

@@ -116,7 +116,7 @@ def topics(
     else the topics of ingested digest pages with keywords taken from their papers' titles."""
     from kb.digest.topics import load_topics, resolve_topics, topics_path, write_example_topics
 
-    with session() as s, errors_to_exit():
+    with session(create=init) as s, errors_to_exit():
         path = topics_path(s.settings.home)
         with s.catalog.snapshot():
             found = resolve_topics(s.settings.home, s.catalog)
