@@ -7,10 +7,11 @@ from typing import List, Optional
 import typer
 
 from kb_cli import render
-from kb_cli.common import ProgressBars, configure_logging, err, errors_to_exit, fail, info, print_json, session
+from kb_cli.common import (GlobalOptionsGroup, ProgressBars, configure_logging, err, errors_to_exit, info,
+                           out, print_json, resolve_ref, session)
 
 app = typer.Typer(help="kb: a local knowledge base for research papers, with cited answers and daily digests.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  cls=GlobalOptionsGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 config_app = typer.Typer(help="Show or change settings (KB_HOME/config.toml; KB_* env vars win).",
                          no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -20,8 +21,10 @@ JSON = typer.Option(False, "--json", help="Print machine-readable JSON on stdout
 
 @app.callback()
 def main_options(
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More diagnostics on stderr (-vv for debug)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or notes; errors only."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More diagnostics on stderr (-vv for debug); "
+                                "also accepted after the command."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or notes; errors only; also accepted "
+                               "after the command."),
 ) -> None:
     configure_logging(verbose, quiet)
 
@@ -40,7 +43,7 @@ def ingest(
     from kb.library.ingest import ingest_all as run_ingest
     from kb.store.lock import kb_lock
 
-    with session(chroma_url=chroma_url) as s, errors_to_exit():
+    with session(create=True, chroma_url=chroma_url) as s, errors_to_exit():
         with kb_lock(s.settings.lock_path, exclusive=True, timeout=s.settings.lock_timeout, on_wait=info):
             with ProgressBars(enabled=not as_json) as bars:
                 report = run_ingest(paths, s.catalog, s.embedder, s.write_store,
@@ -55,7 +58,7 @@ def ingest(
 
 @app.command("list")
 def list_papers(
-    date: Optional[str] = typer.Option(None, "--date", help="Only papers of this date (YYYY-MM-DD)."),
+    date: Optional[str] = typer.Option(None, "--date", help="Only papers of this date (YYYY-MM-DD, today, yesterday)."),
     since: Optional[str] = typer.Option(None, "--since", help="Papers on or after this date."),
     until: Optional[str] = typer.Option(None, "--until", help="Papers on or before this date."),
     topic: Optional[str] = typer.Option(None, "--topic", help="Only papers of this topic."),
@@ -68,9 +71,13 @@ def list_papers(
 ) -> None:
     """List papers. A paper's date is its digest page's date, else its arXiv announcement date (`kb fetch`), else
     its arXiv submission date, else its PDF's date."""
+    from kb.dates import check_range, parse_day
     from kb.library.tables import filter_ids
 
-    with session() as s:
+    with session() as s, errors_to_exit():
+        date, since, until = (parse_day(v, name) if v else None
+                              for v, name in ((date, "--date"), (since, "--since"), (until, "--until")))
+        check_range(since, until)
         rows = s.catalog.list_papers(date=date, topic=topic, kind=kind, since=since, until=until)
         if collection or tag or starred:
             keep = set(filter_ids(s.catalog.db, [r["id"] for r in rows], collection, tag, starred))
@@ -89,13 +96,11 @@ def show(ref: Optional[str] = typer.Argument(None, help="Paper id, arXiv id, or 
     from kb.library.tables import overview, paper_labels
     from kb_cli.library_cmd import print_labels, print_overview
 
-    with session() as s:
+    with session() as s, errors_to_exit():
         if ref is None:
             data = overview(s.catalog.db)
         else:
-            pid = s.catalog.find_paper_id(ref)
-            if pid is None:
-                raise fail(f"no paper matches '{ref}' (see `kb list`)")
+            pid = resolve_ref(s.catalog, ref)
             data = {**render.paper_detail(s.catalog, pid), **paper_labels(s.catalog.db, pid)}
     if as_json:
         print_json(data)
@@ -145,7 +150,7 @@ def status(as_json: bool = JSON) -> None:
     else:
         for k, v in data.items():
             if k != "problems":
-                print(f"{k:<26} {v}")
+                out(f"{k:<26} {v}")
     for p in data["problems"]:
         err(f"problem: {p}")
     if data["problems"]:
@@ -160,11 +165,11 @@ def remove(ref: str = typer.Argument(..., help="Paper id, arXiv id, or a unique 
 
     with session() as s, errors_to_exit():
         with kb_lock(s.settings.lock_path, exclusive=True, timeout=s.settings.lock_timeout, on_wait=info):
-            pid = remove_paper(ref, s.catalog, s.write_store)
+            pid = remove_paper(resolve_ref(s.catalog, ref), s.catalog, s.write_store)
     if as_json:
         print_json({"removed": pid})
     else:
-        print(f"removed {pid}")
+        out(f"removed {pid}")
 
 
 @app.command()
@@ -184,7 +189,7 @@ def reindex(
     if as_json:
         print_json(report.to_dict())
     else:
-        print(f"reindexed: {report.chunks_embedded} chunks embedded, store rebuilt in {report.seconds:.1f} s")
+        out(f"reindexed: {report.chunks_embedded} chunks embedded, store rebuilt in {report.seconds:.1f} s")
 
 
 @app.command()
@@ -205,21 +210,21 @@ def models(as_json: bool = JSON) -> None:
         print_json(data)
     else:
         for d in data:
-            print(f"{d['name']:<24} {d['kind']:<10} {d['licence']:<18} {d['path']}")
+            out(f"{d['name']:<24} {d['kind']:<10} {d['licence']:<18} {d['path']}")
 
 
 @config_app.command("show")
 def config_show(as_json: bool = JSON) -> None:
     """Print the effective settings."""
-    from kb.settings import Settings
+    from kb.settings import load_settings
 
     with errors_to_exit():
-        data = Settings().model_dump(mode="json")
+        data = load_settings().model_dump(mode="json")
     if as_json:
         print_json(data)
     else:
         for k, v in data.items():
-            print(f"{k:<18} {v}")
+            out(f"{k:<18} {v}")
 
 
 @config_app.command("set")
@@ -229,8 +234,12 @@ def config_set(key: str = typer.Argument(..., help="Setting name (see `kb config
     from kb.settings import write_config_value
 
     with errors_to_exit():
-        path = write_config_value(key, value)
-    print(f"{key} = {value}  ({path})")
+        path, dropped = write_config_value(key, value)
+    for line in dropped:
+        info(f"dropped a line that was not valid TOML: {line}")
+    if dropped:
+        info(f"the old file is kept as {path.name}.bak")
+    out(f"{key} = {value}  ({path})")
 
 
 from kb_cli import digest_cmd  # noqa: E402

@@ -11,10 +11,10 @@ from typing import List, Optional
 
 import typer
 
-from kb_cli.common import errors_to_exit, fail, info, print_json, session, state
+from kb_cli.common import clean, errors_to_exit, fail, info, out, print_json, resolve_ref, session, state
 
 JSON = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
-DATE = typer.Option(None, "--date", help="Only papers of this date (YYYY-MM-DD).")
+DATE = typer.Option(None, "--date", help="Only papers of this date (YYYY-MM-DD, today, yesterday).")
 SINCE = typer.Option(None, "--since", help="Only papers on or after this date.")
 UNTIL = typer.Option(None, "--until", help="Only papers on or before this date.")
 TOPIC = typer.Option(None, "--topic", help="Only papers of this topic.")
@@ -29,10 +29,7 @@ def _filters(catalog, date, since, until, topic, papers):
     if papers:
         ids = []
         for ref in papers:
-            pid = catalog.find_paper_id(ref)
-            if pid is None:
-                raise fail(f"no paper matches '{ref}' (see `kb list`)")
-            ids.append(pid)
+            ids.append(resolve_ref(catalog, ref))
     return Filters(date=date, since=since, until=until, topic=topic, papers=ids)
 
 
@@ -69,35 +66,35 @@ def render_search(result) -> None:
         info("no papers match")
         return
     for i, p in enumerate(result.papers, 1):
-        print(f"{i}. {_cite(p.title, p.arxiv_id, p.paper_id)}  [{p.date or 'no date'}]")
-        print(f"   score {p.score:.4f}  similarity {p.best_similarity:.3f}  bm25 rank {p.bm25_rank}  "
+        out(f"{i}. {_cite(p.title, p.arxiv_id, p.paper_id)}  [{p.date or 'no date'}]")
+        out(f"   score {p.score:.4f}  similarity {p.best_similarity:.3f}  bm25 rank {p.bm25_rank}  "
               f"dense rank {p.dense_rank}")
         for s in p.passages:
-            print(f"   - {_where(s.page, s.section) or s.kind}: {_short(s.text)}")
+            out(f"   - {_where(s.page, s.section) or s.kind}: {_short(s.text)}")
     info(f"{len(result.papers)} paper(s) in {result.timings.get('total', 0):.0f} ms ({result.mode})")
 
 
 def render_answer(ans) -> None:
     if ans.abstained:
-        print(ans.text)
+        out(ans.text)
         if ans.nearest:
-            print("\nNearest papers (not close enough to answer):")
+            out("\nNearest papers (not close enough to answer):")
             for p in ans.nearest:
-                print(f"  - {_cite(p.title, p.arxiv_id, p.paper_id)}  similarity {p.best_similarity:.2f}")
+                out(f"  - {_cite(p.title, p.arxiv_id, p.paper_id)}  similarity {p.best_similarity:.2f}")
         info(f"abstained: {ans.note} (similarity {ans.signals['best_similarity']:.2f}, "
              f"coverage {ans.signals['coverage']:.2f})")
         return
-    print(ans.header)
-    print()
-    print(ans.text)
-    print("\nSources:")
+    out(ans.header)
+    out()
+    out(ans.text)
+    out("\nSources:")
     for s in ans.sources:
         where = _where(s.page, s.section)
-        print(f"  [{s.n}] {_cite(s.title, s.arxiv_id, s.paper_id)}{', ' + where if where else ''}")
+        out(f"  [{s.n}] {_cite(s.title, s.arxiv_id, s.paper_id)}{', ' + where if where else ''}")
         for quote in s.quotes or [s.quote]:
-            print(f"      “{quote}”")
+            out(f"      “{quote}”")
     if ans.note:
-        print(f"\nNote: {ans.note}")
+        out(f"\nNote: {ans.note}")
 
 
 def render_eval(report) -> None:
@@ -107,24 +104,24 @@ def render_eval(report) -> None:
         return (f"{name:<10} R@1 {t['recall@1']:.3f}  R@5 {t['recall@5']:.3f}  R@10 {t['recall@10']:.3f}  "
                 f"MRR {t['mrr']:.3f}  (n={t['n']})") if t.get("n") else f"{name:<10} (no answerable questions)"
 
-    print(f"questions: {sm['questions']} ({sm['answerable']} answerable, {sm['expect_none']} must abstain); "
+    out(f"questions: {sm['questions']} ({sm['answerable']} answerable, {sm['expect_none']} must abstain); "
           f"mode {sm['mode']}; {sm['seconds']:.1f} s")
-    print(row("retrieval", sm["retrieval"]))
+    out(row("retrieval", sm["retrieval"]))
     if sm["generated"]:
-        print(row("answer", sm["answer"]))
-        print(f"grounding  {_pct(sm['grounding_pass_rate'])} of {sm['generated_sentences']} generated sentences "
+        out(row("answer", sm["answer"]))
+        out(f"grounding  {_pct(sm['grounding_pass_rate'])} of {sm['generated_sentences']} generated sentences "
               f"supported; citations resolving to stored passages {_pct(sm['citation_resolution'])}; "
               f"fallback answers {sm['fallback_answers']}; invented papers {sm['invented_papers']}")
     a = sm["abstention"]
-    print(f"abstention precision {_pct(a['precision'])}  recall {_pct(a['recall'])}  "
+    out(f"abstention precision {_pct(a['precision'])}  recall {_pct(a['recall'])}  "
           f"({a['abstained']} abstained, {a['wrongly_abstained']} wrongly)")
     if sm["unknown_ids"]:
-        print(f"unknown ids (not in the knowledge base): {', '.join(map(str, sm['unknown_ids']))}")
+        out(f"unknown ids (not in the knowledge base): {', '.join(map(str, sm['unknown_ids']))}")
     for it in report.items:
         miss = (not it["expect_none"] and it["expected"] and it["retrieval_rank"] != 1) or \
             (it["expect_none"] != it["abstained"])
         if miss:
-            print(f"  miss: rank {it['retrieval_rank']} abstained {it['abstained']}: {it['question']}")
+            out(f"  miss: rank {it['retrieval_rank']} abstained {it['abstained']}: {it['question']}")
 
 
 def _pct(x) -> str:
@@ -139,7 +136,7 @@ def register(app: typer.Typer) -> None:
         query: str = typer.Argument(..., help="What to look for (words, a phrase or a question)."),
         date: Optional[str] = DATE, since: Optional[str] = SINCE, until: Optional[str] = UNTIL,
         topic: Optional[str] = TOPIC, paper: Optional[List[str]] = PAPER,
-        k: int = typer.Option(5, "-k", help="How many papers to list."),
+        k: int = typer.Option(5, "-k", min=1, max=1000, help="How many papers to list."),
         mode: str = MODE, as_json: bool = JSON,
     ) -> None:
         """Find papers: hybrid BM25 + dense retrieval, grouped by paper, with their best passages."""
@@ -159,7 +156,7 @@ def register(app: typer.Typer) -> None:
         question: str = typer.Argument(..., help="A question about the papers in the knowledge base."),
         date: Optional[str] = DATE, since: Optional[str] = SINCE, until: Optional[str] = UNTIL,
         topic: Optional[str] = TOPIC, paper: Optional[List[str]] = PAPER,
-        k: int = typer.Option(5, "-k", help="Papers retrieved as candidates."),
+        k: int = typer.Option(5, "-k", min=1, max=1000, help="Papers retrieved as candidates."),
         mode: str = MODE,
         model: Optional[str] = typer.Option(None, "--model", help="Generation model: registered name or GGUF path."),
         llm_url: Optional[str] = typer.Option(None, "--llm-url", help="OpenAI-compatible server URL instead."),
@@ -178,7 +175,7 @@ def register(app: typer.Typer) -> None:
             if not started[0]:
                 sys.stderr.write("draft (unchecked): ")
                 started[0] = True
-            sys.stderr.write(piece)
+            sys.stderr.write(clean(piece))
             sys.stderr.flush()
 
         with session(model=model, llm_url=llm_url) as s, errors_to_exit(), s.catalog.snapshot():
@@ -203,7 +200,7 @@ def register(app: typer.Typer) -> None:
     def eval_cmd(
         file: str = typer.Argument(..., help="Question file (JSON lines: {question, id} or {question, expect: none})."),
         no_generate: bool = typer.Option(False, "--no-generate", help="Retrieval and abstention only (fast)."),
-        k: int = typer.Option(10, "-k", help="Papers retrieved per question."),
+        k: int = typer.Option(10, "-k", min=1, max=1000, help="Papers retrieved per question."),
         mode: str = MODE,
         model: Optional[str] = typer.Option(None, "--model", help="Generation model: registered name or GGUF path."),
         llm_url: Optional[str] = typer.Option(None, "--llm-url", help="OpenAI-compatible server URL instead."),

@@ -4,14 +4,31 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import re
 import sqlite3
 import sys
 from contextlib import contextmanager
 from typing import Any, Iterator
 
 import typer
+import typer.core
 
 state = {"verbose": 0, "quiet": False}
+
+_GLOBAL_FLAGS = re.compile(r"-q|--quiet|-v+|--verbose")
+
+
+class GlobalOptionsGroup(typer.core.TyperGroup):
+    """The kb group: `-q`/`-v` are accepted after the command too (`kb ingest -q PATHS`, `kb search -v ...`), by
+    moving them before it; a `--` ends the options as usual."""
+
+    def parse_args(self, ctx, args):
+        args = list(args)
+        end = args.index("--") if "--" in args else len(args)
+        flags = [a for a in args[:end] if _GLOBAL_FLAGS.fullmatch(a)]
+        if flags:
+            args = flags + [a for a in args[:end] if not _GLOBAL_FLAGS.fullmatch(a)] + args[end:]
+        return super().parse_args(ctx, args)
 
 
 def configure_logging(verbose: int, quiet: bool) -> None:
@@ -22,14 +39,36 @@ def configure_logging(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
+# Terminal escapes and control characters: OSC (clipboard writes, hyperlinks) with its payload, CSI (colours,
+# cursor moves), other ESC sequences, their 8-bit C1 forms, remaining C0/C1 controls but newline and tab, and the
+# bidirectional overrides that reorder what a line shows.
+_TERMINAL_CONTROLS = re.compile(
+    r"(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|\x1b[@-Z\\-_]?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def clean(text) -> str:
+    """Text safe to show on a terminal: third-party titles, passages, file names and model output can carry
+    escapes (OSC 52 writes the clipboard, OSC 8 plants links, CSI recolours or hides text); they are removed."""
+    return _TERMINAL_CONTROLS.sub("", str(text))
+
+
+def out(text="") -> None:
+    """One line of results on stdout, terminal-safe."""
+    print(clean(text))
+
+
 def err(msg: str) -> None:
-    typer.echo(msg, err=True)
+    typer.echo(clean(msg), err=True)
 
 
 def info(msg: str) -> None:
     """A diagnostic line for people (stderr), silenced by -q."""
     if not state["quiet"]:
-        typer.echo(msg, err=True)
+        typer.echo(clean(msg), err=True)
 
 
 def fail(msg: str, code: int = 1) -> typer.Exit:
@@ -76,26 +115,32 @@ def _cannot_write(e: OSError) -> str:
     return f"cannot write {where}: {why}" + (f" (KB_HOME {home} is read-only)" if inside else "")
 
 
+def resolve_ref(catalog, ref: str) -> str:
+    """The paper id a user's reference names (KbError when none or several); a prefix match is said on stderr."""
+    pid, by_prefix = catalog.resolve_paper(ref)
+    if by_prefix:
+        info(f"'{ref}' is the start of paper id {pid} (the only one)")
+    return pid
+
+
 def print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    """JSON on stdout. json.dumps escapes C0 controls; C1 controls and bidi overrides are escaped here too, so the
+    JSON is unchanged as data but never drives a terminal."""
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    typer.echo(re.sub(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]", lambda m: f"\\u{ord(m.group(0)):04x}", text))
 
 
 @contextmanager
-def session(**overrides) -> Iterator:
-    """Open the knowledge base named by settings (KB_HOME, env, config.toml)."""
-    from kb.settings import Settings
+def session(create: bool = False, **overrides) -> Iterator:
+    """Open the knowledge base named by settings (KB_HOME, env, config.toml). Only commands that write
+    (`create=True`: ingest, fetch, daily, topics --init) make a missing KB_HOME; the others say "no knowledge
+    base at X"."""
+    from kb.settings import load_settings
     from kb.wiring import open_session
 
-    from pydantic import ValidationError
-
     with errors_to_exit():
-        try:
-            settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
-        except ValidationError as e:  # a bad KB_* variable or config.toml value: one line, not a traceback
-            bad = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']} (got {x.get('input')!r})"
-                            for x in e.errors())
-            raise fail(f"invalid setting: {bad}") from None
-        s = open_session(settings)
+        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+        s = open_session(settings, create=create)
         try:
             yield s
         except sqlite3.DatabaseError as e:
@@ -159,7 +204,10 @@ class ProgressBars:
     def _update(self, name: str, done: int, total: int, note: str = "") -> None:
         if name not in self.bars:
             self.bars[name] = self.progress.add_task(name, total=total, note="")
-        self.progress.update(self.bars[name], completed=done, total=total, note=note)
+        from rich.markup import escape
+
+        # file names and titles are third-party: no terminal escapes, no rich markup ("[link=...]")
+        self.progress.update(self.bars[name], completed=done, total=total, note=escape(clean(note)))
 
 
 def _short(s: str, n: int = 40) -> str:

@@ -9,7 +9,8 @@ from typing import Optional
 
 import typer
 
-from kb_cli.common import ProgressBars, configure_logging, errors_to_exit, fail, info, print_json, session, state
+from kb_cli.common import (ProgressBars, clean, configure_logging, errors_to_exit, fail, info, out as out_line,
+                           print_json, session, state)
 
 FORMATS = ("md", "html", "json")
 
@@ -73,7 +74,7 @@ def digest(
     if fmt not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}, not '{fmt}'", code=2)
     with session(model=model, llm_url=llm_url) as s, errors_to_exit():
-        check_date(date)
+        date = check_date(date)
         st = s.settings
         generator = get_generator(st.model, st.llm_url, n_ctx=st.n_ctx, n_threads=st.n_threads, seed=st.seed,
                                   api_key=st.llm_api_key)
@@ -91,7 +92,7 @@ def digest(
         if target is not None:
             _write(target, text)
     if target is None:
-        sys.stdout.write(text)
+        sys.stdout.write(clean(text))  # terminal-safe; files keep the text as rendered
         sys.stdout.flush()
     else:
         typer.echo(str(target))
@@ -119,7 +120,7 @@ def topics(
     else the topics of ingested digest pages with keywords taken from their papers' titles."""
     from kb.digest.topics import load_topics, resolve_topics, topics_path, write_example_topics
 
-    with session() as s, errors_to_exit():
+    with session(create=init) as s, errors_to_exit():
         path = topics_path(s.settings.home)
         with s.catalog.snapshot():
             found = resolve_topics(s.settings.home, s.catalog)
@@ -139,6 +140,6 @@ def topics(
         kws = f"  [{', '.join(t.keywords)}]" if t.keywords else ""
         feed = (f"  arXiv: {t.query or 'every paper'}" + (f" in {'+'.join(t.categories)}" if t.categories else "")
                 if t.subscribed else "")
-        print(f"{t.name:<{width}}  {t.papers:>4} papers{desc}{kws}{feed}")
+        out_line(f"{t.name:<{width}}  {t.papers:>4} papers{desc}{kws}{feed}")
     origin = f"from {path}" if path.is_file() else f"from ingested digest pages; `kb topics --init` writes them to {path}"
     info(f"{len(found)} topic(s), {origin}")

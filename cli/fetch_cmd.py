@@ -101,7 +101,7 @@ def fetch(
         raise fail("--since and --until go together (a backfill range)", code=2)
     if date and since:
         raise fail("--date (announced) and --since/--until (submitted) are different modes; pick one", code=2)
-    with session() as s, errors_to_exit(), _temporary_failures_exit():
+    with session(create=True) as s, errors_to_exit(), _temporary_failures_exit():
         for d in (date, since, until):
             if d:
                 check_date(d)
@@ -153,7 +153,7 @@ def daily(
     from kb.feeds.daily import run_daily
     from kb.store.lock import kb_lock
 
-    with session() as s, errors_to_exit():
+    with session(create=True) as s, errors_to_exit():
         st = s.settings
         handler = _run_log(st.home / "logs", date)
         try:

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import json
 
-from kb_cli.common import err, info
+from kb_cli.common import err, info, out
 
 
 def ingest_report(r) -> None:
     info(f"{r.files} file(s): {r.parsed} parsed, {r.skipped} unchanged; papers: {r.papers_new} new, "
          f"{r.papers_updated} updated, {r.papers_removed} removed; chunks: +{r.chunks_added} -{r.chunks_removed}, "
          f"{r.chunks_embedded} embedded; {r.seconds:.1f} s")
+    for src, note in r.notes:
+        info(f"note: {src}: {note}")
     if r.errors:
         err(f"{len(r.errors)} problem(s):")
         for src, cause in r.errors:
@@ -40,7 +42,7 @@ def paper_table(rows: list[dict]) -> None:
     for d in rows:
         topics = ", ".join(d["topics"])
         by = "  (dated by submission)" if d["dated_by"] == "submission" else ""
-        print(f"{d['id']:<16} {d['date'] or '----------':<10}  {d['title'][:70]:<70}  [{topics}]{by}")
+        out(f"{d['id']:<16} {d['date'] or '----------':<10}  {d['title'][:70]:<70}  [{topics}]{by}")
     info(f"{len(rows)} paper(s)")
 
 
@@ -57,29 +59,29 @@ def paper_detail(catalog, pid: str) -> dict:
 
 
 def paper_detail_text(d: dict) -> None:
-    print(d["title"])
-    print(f"  id: {d['id']}" + (f"   arXiv: {d['arxiv_id']}v{d['arxiv_version'] or 1}" if d["arxiv_id"] else ""))
-    print(f"  authors: {', '.join(d['authors']) or 'unknown'}")
+    out(d["title"])
+    out(f"  id: {d['id']}" + (f"   arXiv: {d['arxiv_id']}v{d['arxiv_version'] or 1}" if d["arxiv_id"] else ""))
+    out(f"  authors: {', '.join(d['authors']) or 'unknown'}")
     for k in ("published", "digest_date", "pdf_url", "comment", "page_count"):
         if d.get(k):
-            print(f"  {k}: {d[k]}")
+            out(f"  {k}: {d[k]}")
     if d["topics"]:
-        print(f"  topics: {', '.join(d['topics'])}")
-    print(f"  chunks: {d['chunk_count']}   full-text pages: {d['full_text_pages']}")
-    print("  sources:")
+        out(f"  topics: {', '.join(d['topics'])}")
+    out(f"  chunks: {d['chunk_count']}   full-text pages: {d['full_text_pages']}")
+    out("  sources:")
     for s in d["sources"]:
-        print(f"    {s['kind']:<12} {s['path']}")
+        out(f"    {s['kind']:<12} {s['path']}")
     if d["sections"]:
-        print("  sections:")
+        out("  sections:")
         for s in d["sections"]:
-            print(f"    p.{s['page']:<3} {s['kind']:<13} {s['title']}")
+            out(f"    p.{s['page']:<3} {s['kind']:<13} {s['title']}")
     if d["abstract"]:
-        print("  abstract:")
-        print("    " + d["abstract"][:1200])
+        out("  abstract:")
+        out("    " + d["abstract"][:1200])
     for a in d["annotations"]:
-        print(f"  annotation ({a['kind']}, from {a['source']}; machine-written, not evidence):")
+        out(f"  annotation ({a['kind']}, from {a['source']}; machine-written, not evidence):")
         summary = a["data"].get("summary")
         if summary:
-            print(f"    summary: {summary}")
+            out(f"    summary: {summary}")
         for t in a["data"].get("takeaways", [])[:7]:
-            print(f"    - {t}")
+            out(f"    - {t}")

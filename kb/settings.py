@@ -3,18 +3,60 @@ KB_HOME/config.toml > defaults. `kb config` shows and edits the file."""
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from kb.types import KbError
 
 CONFIG_FILE = "config.toml"
 
 
+def expand_home(value: str | os.PathLike) -> Path:
+    """A KB_HOME as the user wrote it, made absolute once: "~" and $VARS expanded, relative to the current folder.
+    An empty value is an error (never the current folder by accident)."""
+    text = str(value).strip()
+    if not text:
+        raise KbError("KB_HOME is set but empty; unset it to use ~/.kb, or give a folder")
+    return Path(os.path.expandvars(text)).expanduser().absolute()
+
+
 def default_home() -> Path:
-    return Path(os.environ.get("KB_HOME") or Path.home() / ".kb").expanduser()
+    value = os.environ.get("KB_HOME")
+    return expand_home(value) if value is not None else Path.home() / ".kb"
+
+
+def read_config(path: Path, repair: bool = False) -> tuple[dict[str, Any], list[str]]:
+    """(settings, dropped lines) of a config.toml. A malformed file is a KbError naming the file and line, unless
+    `repair`: then every line that parses on its own is kept and the others are returned as dropped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}, []
+    except (OSError, UnicodeDecodeError) as e:
+        raise KbError(f"{path}: cannot read the settings file ({getattr(e, 'strerror', None) or e})") from None
+    try:
+        return tomllib.loads(text), []
+    except tomllib.TOMLDecodeError as e:
+        if not repair:
+            m = re.search(r"\(at line (\d+), column \d+\)|\(at end of document\)", str(e))
+            line = m.group(1) if m and m.group(1) else str(text.count("\n") + 1)
+            msg = re.sub(r"\s*\(at (?:line \d+, column \d+|end of document)\)", "", str(e))
+            raise KbError(f"{path}:{line}: not valid TOML ({msg}); fix that line, or `kb config set KEY VALUE` "
+                          "rewrites the file keeping its valid lines") from None
+    data: dict[str, Any] = {}
+    dropped = []
+    for line in text.splitlines():
+        try:
+            data.update(tomllib.loads(line))
+        except tomllib.TOMLDecodeError:
+            if line.strip():
+                dropped.append(line)
+    return data, dropped
 
 
 class _TomlSource(PydanticBaseSettingsSource):
@@ -24,11 +66,7 @@ class _TomlSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        path = default_home() / CONFIG_FILE
-        if not path.is_file():
-            return {}
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
+        data, _ = read_config(default_home() / CONFIG_FILE)
         return {k: v for k, v in data.items() if k in self.settings_cls.model_fields}
 
 
@@ -55,6 +93,11 @@ class Settings(BaseSettings):
     contact: str = Field("", description="Your e-mail, sent in the User-Agent of requests to arXiv (arXiv asks for one)")
     lock_timeout: float = Field(30.0, description="Seconds a writer waits for another kb process before giving up")
 
+    @field_validator("home", mode="before")
+    @classmethod
+    def _expand_home(cls, value):
+        return expand_home(value)
+
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
         return (init_settings, env_settings, _TomlSource(settings_cls))
@@ -77,26 +120,47 @@ class Settings(BaseSettings):
         return self.home / "kb.lock"
 
 
-def write_config_value(key: str, value: str) -> Path:
-    """Set one key in KB_HOME/config.toml (validated against the Settings fields)."""
-    if key not in Settings.model_fields:
-        from kb.types import KbError
+def load_settings(**overrides) -> Settings:
+    """Settings from arguments, KB_* variables and config.toml; a bad value is a KbError naming the setting and
+    where it came from (never a traceback)."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as e:
+        raise KbError(_explain(e)) from None
 
+
+def _explain(e: ValidationError) -> str:
+    bad = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']} (got {x.get('input')!r})" for x in e.errors())
+    return f"invalid setting: {bad}"
+
+
+def write_config_value(key: str, value: str) -> tuple[Path, list[str]]:
+    """Set one key in KB_HOME/config.toml (validated against the Settings fields). Returns the file and the lines
+    dropped from a malformed file (the old file is kept as config.toml.bak then)."""
+    if key not in Settings.model_fields:
         raise KbError(f"unknown setting '{key}'; known: {', '.join(sorted(Settings.model_fields))}")
     home = default_home()
     home.mkdir(parents=True, exist_ok=True)
     path = home / CONFIG_FILE
-    data: dict[str, Any] = {}
-    if path.is_file():
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
+    data, dropped = read_config(path, repair=True)
     data[key] = value
-    Settings.model_validate({**data})  # raises on a bad value before anything is written
+    from pydantic import TypeAdapter
+
+    try:  # each value on its own type (building Settings would read the very file being repaired)
+        for k, v in data.items():
+            if k in Settings.model_fields:
+                typed = TypeAdapter(Settings.model_fields[k].annotation).validate_python(v)
+                if k == key and isinstance(typed, (bool, int, float)):
+                    data[k] = typed  # written as a TOML number/boolean, not a string
+    except ValidationError as e:
+        raise KbError(f"bad value for {k}: {e.errors()[0]['msg']} (got {str(v)[:60]!r})") from None
+    if dropped:
+        path.with_name(CONFIG_FILE + ".bak").write_bytes(path.read_bytes())
     lines = [f"{k} = {_toml_value(v)}" for k, v in sorted(data.items())]
     tmp = path.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tmp.replace(path)
-    return path
+    return path, dropped
 
 
 def _toml_value(v: Any) -> str:

@@ -119,3 +119,4 @@ class ParseResult:
 
     papers: list[Paper]
     errors: list[ParseError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth telling, not failures ("a day with no papers")

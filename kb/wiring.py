@@ -110,7 +110,12 @@ class Session:
         self.catalog.close()
 
 
-def open_session(settings: Settings | None = None) -> Session:
+def open_session(settings: Settings | None = None, create: bool = True) -> Session:
+    """Open the knowledge base at settings.home. `create=False` (read commands): a KB_HOME folder that does not
+    exist is a KbError ("no knowledge base at X"), so a mistyped KB_HOME is said, never silently created."""
     settings = settings or Settings()
+    if not create and not settings.home.is_dir():
+        raise KbError(f"no knowledge base at {settings.home} (`kb ingest PATHS` creates one; KB_HOME names "
+                      "another folder)")
     settings.home.mkdir(parents=True, exist_ok=True)
     return Session(settings=settings, catalog=Catalog(settings.catalog_path))

@@ -123,8 +123,8 @@ def test_planted_instructions_in_a_passage_do_not_change_the_answer(kb):
                  store, gen)
     assert not ans.abstained and len(gen.calls) == 1
     prompt = gen.calls[0][-1]["content"]
-    assert "banana" in prompt  # the planted text reached the prompt, inside a passage ...
-    assert "banana" not in gen.generate(gen.calls[0], max_tokens=50).text  # ... where the model ignored it
+    # instruction-like sentences are dropped from passages before prompting (kb.grounding.sentences.clean_passage)
+    assert "banana" not in prompt and "We build a compliant soft gripper" in prompt
     assert "banana" not in ans.text.lower() and "banana" not in ans.header.lower()
     assert all("banana" not in s.quote.lower() for s in ans.sources)
     assert "SoftPick" in ans.header

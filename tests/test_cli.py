@@ -83,6 +83,12 @@ def test_failures_exit_nonzero_with_one_line_per_file(kb_env, tmp_path):
 
 
 def test_unknown_paper_and_bad_config(kb_env):
+    from kb.store.catalog import Catalog
+
+    r = runner.invoke(app, ["show", "does-not-exist"])
+    assert r.exit_code == 1 and "no knowledge base at" in r.stderr and not kb_env.exists()
+    kb_env.mkdir()
+    Catalog(kb_env / "catalog.sqlite").close()
     r = runner.invoke(app, ["show", "does-not-exist"])
     assert r.exit_code == 1 and "no paper matches" in r.stderr
     r = runner.invoke(app, ["config", "set", "no_such_key", "1"])

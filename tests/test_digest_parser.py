@@ -106,8 +106,11 @@ def test_markdown_that_is_not_a_digest_is_refused(tmp_path):
     with pytest.raises(ParseError, match="no front matter"):
         parse_digest(readme)
     empty = _write(tmp_path, "---\ntitle: NeRF\ndate: 2024-05-22 10:00:00\n---\n\n# 2024-05-22 更新\n", "NeRF.md")
+    day = parse_digest(empty)  # a day with no papers is a valid page (issue 9): no papers, a note
+    assert day.papers == [] and day.errors == [] and "2024-05-22" in day.notes[0]
+    blog = _write(tmp_path, "---\ntitle: NeRF\ndate: 2024-05-22 10:00:00\n---\n\nJust a post.\n", "blog.md")
     with pytest.raises(ParseError, match="no papers"):
-        parse_digest(empty)
+        parse_digest(blog)
     assert not looks_like_digest(readme.read_text(encoding="utf-8"))
     assert not looks_like_digest(empty.read_text(encoding="utf-8"))
     assert looks_like_digest(render_digest_page(PAPERS[:1], "2024-05-22", "NeRF"))

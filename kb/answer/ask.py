@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 
 from kb.backends.embedders import MemoEmbedder
 from kb.grounding.check import closest_sentences, ground
-from kb.grounding.sentences import looks_like_instruction, parse_citations, split_sentences
+from kb.grounding.sentences import clean_passage, looks_like_instruction, parse_citations, split_sentences
 from kb.grounding.types import GroundedSentence, Passage, Thresholds, Verdict
 from kb.grounding.terms import content_stems
 from kb.prompts import answer_messages, fit_passages
-from kb.answer.retrieval import Filters, PaperHit, RetrievalParams, SearchResult, search
-from kb.types import KbError
+from kb.answer.retrieval import Filters, PaperHit, RetrievalParams, SearchResult, check_query, search
 
 ABSTAIN_TEXT = "The knowledge base holds nothing that answers this question."
 
@@ -201,8 +200,9 @@ def select_passages(result: SearchResult, r: Relevance, max_passages: int = 6, p
         for hit in result.papers[1:3]:  # a close runner-up only: a tiny model mixes papers up easily
             if hit.passages and hit.best_similarity >= r.gray_similarity and hit.score >= 0.8 * top.score:
                 add(hit, hit.passages[0])
-    return [Passage(n=i + 1, chunk_id=p.chunk_id, paper_id=h.paper_id, title=h.title, text=p.text, page=p.page,
-                    section=p.section, arxiv_id=h.arxiv_id) for i, (h, p) in enumerate(chosen[:max_passages])]
+    # the document's own [n] markers and instruction-like sentences never reach the prompt or the check
+    return [Passage(n=i + 1, chunk_id=p.chunk_id, paper_id=h.paper_id, title=h.title, text=clean_passage(p.text),
+                    page=p.page, section=p.section, arxiv_id=h.arxiv_id) for i, (h, p) in enumerate(chosen[:max_passages])]
 
 
 def fit_prompt(question: str, passages: list[Passage], generator, max_tokens: int) -> tuple[list[Passage], list[dict]]:
@@ -222,9 +222,7 @@ def answer(question: str, catalog, embedder, store, generator, *, k: int = 5, fi
            grounding: Thresholds | None = None, max_passages: int = 6,
            params: RetrievalParams | None = None) -> Answer:
     """Answer `question` from the knowledge base with checked citations (see the module docstring)."""
-    question = " ".join(question.split())
-    if not question:
-        raise KbError("the question is empty")
+    question = check_query(question, "question")
     t0 = time.perf_counter()
     rel = relevance or Relevance.for_embedder(getattr(embedder, "name", ""))
     result = search(question, catalog, embedder, store, k=k, filters=filters, mode=mode, params=params,

@@ -14,31 +14,49 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from kb.answer.ask import Relevance, answer, relevance_signals, should_abstain
-from kb.answer.retrieval import Filters, RetrievalParams, search
+from kb.answer.retrieval import Filters, RetrievalParams, check_query, search
 from kb.types import KbError
 
 CUTOFFS = (1, 5, 10)
 
 
 def load_questions(path: str | Path) -> list[dict]:
-    """Read a question file (JSON lines; blank lines and lines starting with # are skipped)."""
+    """Read a question file (JSON lines; blank lines and lines starting with # are skipped). Every problem is a
+    KbError naming the file and line: unreadable or binary files, bad or too deeply nested JSON, a question that
+    is not text, empty or too long."""
     p = Path(path)
     try:
-        lines = p.read_text(encoding="utf-8").splitlines()
+        data = p.read_bytes()
     except OSError as e:
         raise KbError(f"{p}: cannot read question file ({e.strerror or e})") from e
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise KbError(f"{p}:{line}: not UTF-8 text (a binary file?); a question file is JSON lines") from None
+    if "\x00" in text:
+        line = text[:text.index("\x00")].count("\n") + 1
+        raise KbError(f"{p}:{line}: not text (NUL byte; a binary file?); a question file is JSON lines")
     out = []
-    for i, line in enumerate(lines, 1):
+    for i, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
             item = json.loads(line)
         except json.JSONDecodeError as e:
             raise KbError(f"{p}:{i}: not valid JSON ({e.msg})") from e
-        if not isinstance(item, dict) or not str(item.get("question", "")).strip():
-            raise KbError(f"{p}:{i}: each line needs a \"question\"")
+        except RecursionError:
+            raise KbError(f"{p}:{i}: JSON nested too deeply") from None
+        if not isinstance(item, dict) or not isinstance(item.get("question"), str) or not item["question"].strip():
+            raise KbError(f"{p}:{i}: each line needs a \"question\" (text)")
+        try:
+            check_query(item["question"], "question")
+        except KbError as e:
+            raise KbError(f"{p}:{i}: {e}") from None
         if "id" not in item and item.get("expect") != "none":
             raise KbError(f"{p}:{i}: each line needs an \"id\" (expected paper) or \"expect\": \"none\"")
+        if "id" in item and not isinstance(item["id"], (str, int, float)):
+            raise KbError(f"{p}:{i}: \"id\" must be a paper id (text)")
         out.append(item)
     if not out:
         raise KbError(f"{p}: no questions in the file")

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kb.store.catalog import Catalog
+from kb.types import KbError
 
 MODES = ("hybrid", "bm25", "dense")
 FUSIONS = ("rrf", "convex")
@@ -93,6 +94,15 @@ class Filters:
     topic: str | None = None
     papers: list[str] | None = None  # restrict to these paper ids
     include_references: bool = False
+
+    def __post_init__(self) -> None:
+        """Dates are checked (and "today"/"yesterday" resolved) here, so a typo is an error, never zero matches."""
+        from kb.dates import check_range, parse_day
+
+        self.date = parse_day(self.date, "--date") if self.date else None
+        self.since = parse_day(self.since, "--since") if self.since else None
+        self.until = parse_day(self.until, "--until") if self.until else None
+        check_range(self.since, self.until)
 
     def restricts_papers(self) -> bool:
         return any([self.date, self.since, self.until, self.topic, self.papers is not None])
@@ -337,6 +347,20 @@ def _fuse(signals: list[tuple[dict[str, float], float]], p: RetrievalParams) -> 
     return fused
 
 
+MAX_QUERY_CHARS = 2000  # a question or a few sentences; longer text is a document, not a query
+
+
+def check_query(text: str, what: str = "query") -> str:
+    """`text` with its whitespace collapsed; KbError when it is empty or longer than MAX_QUERY_CHARS."""
+    text = " ".join(str(text).split())
+    if not text:
+        raise KbError(f"the {what} is empty")
+    if len(text) > MAX_QUERY_CHARS:
+        raise KbError(f"the {what} is {len(text):,} characters long; at most {MAX_QUERY_CHARS:,} are read, so "
+                      f"ask about one point at a time (a question, not a document)")
+    return text
+
+
 def search(query: str, catalog: Catalog, embedder, store, k: int = 5, filters: Filters | None = None,
            mode: str = "hybrid", passages_per_paper: int = 3, depth: int | None = None,
            params: RetrievalParams | None = None, with_similarity: bool = False) -> SearchResult:
@@ -344,6 +368,9 @@ def search(query: str, catalog: Catalog, embedder, store, k: int = 5, filters: F
     returned passage gets its cosine similarity to the query (the query is embedded even in bm25 mode)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
+    query = check_query(query)
+    if k < 1:
+        raise KbError(f"-k must be at least 1 (got {k})")
     p = params or DEFAULT_PARAMS
     if p.fusion not in FUSIONS:
         raise ValueError(f"fusion must be one of {FUSIONS}")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import time
 from datetime import date as Date
 from datetime import datetime, timezone
@@ -35,6 +34,7 @@ from kb.library.export import bibtex_entry, citations_for
 from kb.library.ranking import by_relevance, rank
 from kb.prompts import PROMPT_VERSION
 from kb.digest.topics import OTHER, Topic, assign_topics, default_topics, group_by_topic
+from kb.dates import parse_day, valid_day
 from kb.types import KbError
 
 log = logging.getLogger(__name__)
@@ -61,14 +61,8 @@ class NoPapersError(KbError):
 
 
 def check_date(day: str) -> str:
-    """`day` if it is an ISO date (YYYY-MM-DD), else KbError."""
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
-            raise ValueError
-        Date.fromisoformat(day)
-    except ValueError:
-        raise KbError(f"'{day}' is not a date; use YYYY-MM-DD, e.g. 2024-05-22") from None
-    return day
+    """`day` as an ISO date (YYYY-MM-DD; "today" and "yesterday" resolved), else KbError."""
+    return parse_day(day, "--date")
 
 
 def nearest_dates(catalog: Catalog, day: str, n: int = 5, topic: str | None = None) -> list[tuple[str, int]]:
@@ -76,7 +70,7 @@ def nearest_dates(catalog: Catalog, day: str, n: int = 5, topic: str | None = No
     counts: dict[str, int] = {}
     for row in catalog.list_papers(topic=topic):
         d = row["date"]
-        if d and re.fullmatch(r"\d{4}-\d{2}-\d{2}", d):
+        if valid_day(d):  # a malformed date stored by an older version is skipped, never a crash
             counts[d] = counts.get(d, 0) + 1
     target = Date.fromisoformat(day)
     ranked = sorted(counts, key=lambda d: (abs((Date.fromisoformat(d) - target).days), d))
@@ -105,7 +99,7 @@ def build_digest(day: str, catalog: Catalog, embedder, generator, *, topic: str 
     ("transform" | "free" | "auto", see kb.digest.write).
     Raises NoPapersError (a KbError) when no paper has that date (or topic), naming the nearest dates that do.
     """
-    check_date(day)
+    day = check_date(day)
     if order not in ORDERS:
         raise KbError(f"order must be one of {', '.join(ORDERS)}, not '{order}'")
     progress = progress or (lambda *a, **k: None)

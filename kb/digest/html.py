@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 
-from kb.digest.types import NOT_STATED, QUOTE_MARK, Digest, Field, PaperDigest, Statement
+from kb.digest.types import NOT_STATED, QUOTE_MARK, Digest, Field, PaperDigest, Statement, safe_url
 
 _CSS = """
 :root { --bg: #f6f5f1; --card: #ffffff; --ink: #1d232b; --muted: #5d6773; --line: #e3e0d8; --accent: #2f5d8a;
@@ -140,7 +140,8 @@ def _field(f: Field, pid: str, sep: str = " ") -> str:
 def _notes(p: PaperDigest) -> str:
     pid = p.paper_id
     urls = p.field("urls").shown
-    links = ", ".join(f'<a href="{_e(u.text)}">{_e(u.text)}</a>' for u in urls) or \
+    links = ", ".join(f'<a href="{_e(safe_url(u.text))}">{_e(u.text)}</a>' if safe_url(u.text) else _e(u.text)
+                      for u in urls) or \
         f'<span class="missing">{NOT_STATED}</span>'
     summary = "".join(
         f'<p class="point"><b>({i}) {label}</b> {_field(p.field(name), pid)}</p>'
@@ -201,7 +202,7 @@ def _card(p: PaperDigest, topic_of: dict[str, str]) -> str:
         chips.append(f'<span class="chip">also in {_e(", ".join(others))}</span>')
     comment = f'<span class="chip">{_e(p.comment)}</span>' if p.comment else ""
     title = _e(" ".join(p.title.split()))
-    heading = f'<a href="{_e(p.link)}">{title}</a>' if p.link else title
+    heading = f'<a href="{_e(safe_url(p.link))}">{title}</a>' if safe_url(p.link) else title
     takeaways = p.field("takeaways")
     items = "".join(f"<li>{_statement(s, pid)}</li>" for s in takeaways.shown) or \
         f'<li class="missing">{NOT_STATED}</li>'
@@ -240,7 +241,8 @@ def render_html(d: Digest) -> str:
                 cards.append(f'<article class="paper also"><p>Also in this topic: <a href="#{anchor(pid)}">'
                              f'{_e(p.title)}</a> (full card under {_e(topic_of[pid])})</p></article>')
         if g.also:
-            links = "".join(f'<li><a href="{_e(a["link"])}">{_e(a["title"])}</a></li>' if a.get("link")
+            links = "".join(f'<li><a href="{_e(safe_url(a.get("link")))}">{_e(a["title"])}</a></li>'
+                            if safe_url(a.get("link"))
                             else f'<li>{_e(a["title"])}</li>' for a in g.also)
             cards.append(f'<article class="paper also"><p>Also announced (less related to your library; not '
                          f'digested):</p><ul>{links}</ul></article>')

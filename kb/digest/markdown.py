@@ -8,6 +8,10 @@ generated text landing in the digest annotation, never in the abstract. Differen
   which the parser skips) lists [n] page, section and the quoted sentences;
 - a verbatim quote shown instead of an unsupported generated statement is marked †;
 - a field the sources do not support reads "not stated in the sources";
+- third-party text (titles, authors, abstracts, comments, quotes, section names) and generated text are made inert:
+  HTML tags and entities are escaped and link brackets are written as entities (`md_text`), so a planted
+  `<script>`, `<img onerror=...>` or `[x](javascript:...)` shows as text on the published page; links are http(s)
+  only. The page parser unescapes them, so the round trip still gives the same papers;
 - one page may hold several topics: a "# Topic" heading before each topic's papers (a paper listed under two
   topics appears under both, as on the model pages). The front matter's title is the topic when there is one,
   else "Daily digest DATE" (which `kb ingest` then records as the papers' topic).
@@ -18,7 +22,7 @@ import html
 import json
 import re
 
-from kb.digest.types import NOT_STATED, QUOTE_MARK, Digest, Field, PaperDigest, Statement
+from kb.digest.types import NOT_STATED, QUOTE_MARK, Digest, Field, PaperDigest, Statement, safe_url
 
 NOTES_LINK = "**[ChatPaper-style notes, written locally by kb](#)**"
 
@@ -26,9 +30,23 @@ NOTES_LINK = "**[ChatPaper-style notes, written locally by kb](#)**"
 # ------------------------------------------------------------------------------------------------ statements
 
 
-def statement_text(s: Statement) -> str:
-    """One statement with its markers: "Text [1][2]." or, for a quote, "“Quoted text” [3]†"."""
-    body = " ".join(s.text.split())
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # terminal escapes (ESC ...) never reach the page
+
+
+def md_text(text: str) -> str:
+    """Text made inert in Markdown and HTML: one line, `&`, `<`, `>` escaped, `[` `]` as entities (no link syntax)."""
+    text = html.escape(" ".join(_CONTROLS.sub("", text).split()), quote=False)
+    return text.replace("[", "&#91;").replace("]", "&#93;")
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.split())
+
+
+def statement_text(s: Statement, esc=_plain) -> str:
+    """One statement with its markers: "Text [1][2]." or, for a quote, "“Quoted text” [3]†". `esc` is applied to
+    the statement's own text (md_text in the Markdown page), never to the markers."""
+    body = esc(s.text)
     marks = "".join(f"[{n}]" for n in s.citations)
     if s.is_quote:
         body = body[:-1] if body.endswith(".") else body
@@ -41,10 +59,10 @@ def statement_text(s: Statement) -> str:
     return f"{body} {marks}{end or '.'}"
 
 
-def field_text(f: Field, sep: str = " ") -> str:
+def field_text(f: Field, sep: str = " ", esc=_plain) -> str:
     """A field's shown statements joined, or NOT_STATED (with the reason when known: "the paper is a survey")."""
     if f.shown:
-        return sep.join(statement_text(s) for s in f.shown)
+        return sep.join(statement_text(s, esc) for s in f.shown)
     return f"{NOT_STATED} (the paper is a {f.note})" if f.note else NOT_STATED
 
 
@@ -54,7 +72,7 @@ def date_line(d: Digest) -> str:
 
 def _yaml(value: str) -> str:
     """A front-matter scalar: plain when safe, else double-quoted (JSON strings are valid YAML)."""
-    value = " ".join(value.split())
+    value = html.escape(" ".join(value.split()), quote=False)
     if value and not re.search(r"[:#'\"\[\]{},&*!|>%@`]", value) and not value[0] in "-?":
         return value
     return json.dumps(value, ensure_ascii=False)
@@ -106,30 +124,37 @@ def render_markdown(d: Digest) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def paper_link(p: PaperDigest) -> str:
+    """The [PDF](...) target: the paper's http(s) link, else its arXiv page; never a javascript:/data: link."""
+    link = safe_url(p.link) or safe_url(p.pdf_url)
+    if link is None and p.arxiv_id:
+        link = f"https://arxiv.org/abs/{p.arxiv_id}" + (f"v{p.arxiv_version}" if p.arxiv_version else "")
+    return re.sub(r"[()<>\s\\]", lambda m: "%{:02X}".format(ord(m.group(0))), link or "")
+
+
 def paper_markdown(p: PaperDigest) -> list[str]:
-    link = p.link or p.pdf_url or ""
-    abstract = "\n\n".join(" ".join(para.split()) for para in p.abstract.split("\n\n") if para.strip())
+    abstract = "\n\n".join(md_text(para) for para in p.abstract.split("\n\n") if para.strip())
     lines = [
         "",
-        f"## {' '.join(p.title.split())}",
+        f"## {md_text(p.title)}",
         "",
-        f"**Authors:{', '.join(p.authors)}**",
+        f"**Authors:{md_text(', '.join(p.authors))}**",
         "",
         abstract or NOT_STATED,
         "",
-        f"[PDF]({link}) {' '.join((p.comment or '').split())}".rstrip(),
+        f"[PDF]({paper_link(p)}) {md_text(p.comment or '')}".rstrip(),
         "",
         "**Summary**",
-        field_text(p.field("summary")),
+        field_text(p.field("summary"), esc=md_text),
         "",
         "**Key Takeaways**",
-        *[f"- {statement_text(s)}" for s in p.field("takeaways").shown],
+        *[f"- {statement_text(s, md_text)}" for s in p.field("takeaways").shown],
     ]
     if p.field("takeaways").not_stated:
         lines.append(f"- {NOT_STATED}")
     lines += ["", NOTES_LINK, "", notes_html(p), "", *sources_markdown(p), ""]
     if p.close_to:  # after the Sources block, where the page parser does not look
-        lines += [f"*Close to your library: {' '.join(p.close_to.split())} (relevance {p.relevance:.2f})*", ""]
+        lines += [f"*Close to your library: {md_text(p.close_to)} (relevance {p.relevance:.2f})*", ""]
     return lines + [""]
 
 
@@ -139,42 +164,44 @@ def also_markdown(also: list[dict]) -> list[str]:
         return []
     lines = ["**Also announced** (less related to your library; not digested)", ""]
     for a in also:
-        title = " ".join(a["title"].split())
-        lines.append(f"- [{title}]({a['link']})" if a.get("link") else f"- {title}")
+        title, link = md_text(a["title"]), safe_url(a.get("link"))
+        lines.append(f"- [{title}]({link})" if link else f"- {title}")
     return lines + ["", ""]
 
 
-def _esc(text: str) -> str:
-    return html.escape(text, quote=False)
+_esc = md_text  # the notes are an HTML block; a blank line would end it, so md_text's one line matters too
 
 
 def notes_html(p: PaperDigest) -> str:
     """The structured notes as the <ol> fragment the model pages use (English labels)."""
 
-    def item(label: str, body: str) -> str:
-        return f"<li>\n<p>{label}: {_esc(body)}</p>\n</li>"
+    def item(label: str, body: str) -> str:  # body: already inert (md_text), markers [n] left readable
+        return f"<li>\n<p>{label}: {body}</p>\n</li>"
 
     def points(label: str, parts: list[tuple[str, str]]) -> str:
-        paras = "\n".join(f"<p>({i}): {_esc(sub)}: {_esc(text)}</p>" if sub else f"<p>({i}): {_esc(text)}</p>"
+        paras = "\n".join(f"<p>({i}): {_esc(sub)}: {text}</p>" if sub else f"<p>({i}): {text}</p>"
                           for i, (sub, text) in enumerate(parts, start=1))
         return f"<li>\n<p>{label}:</p>\n{paras}\n</li>"
 
+    def text(name: str, sep: str = " ") -> str:
+        return field_text(p.field(name), sep, md_text)
+
     steps = p.field("steps").shown
     # the results are shown once, under Summary (4); Conclusion adds innovation and workload
-    conclusion2 = " ".join(f"{label}: {field_text(p.field(name))}" for label, name in
+    conclusion2 = " ".join(f"{label}: {text(name)}" for label, name in
                            (("Innovation", "innovation"), ("Workload", "workload")))
     items = [
-        item("Title", " ".join(p.title.split())),
-        item("Authors", ", ".join(p.authors) or NOT_STATED),
-        item("Affiliation", field_text(p.field("affiliation"), "; ")),
-        item("Keywords", field_text(p.field("keywords"), "; ")),
-        item("Urls", ", ".join(s.text for s in p.field("urls").shown) or NOT_STATED),
-        points("Summary", [("Research background", field_text(p.field("background"))),
-                           ("Past methods and their problem", field_text(p.field("prior_methods"))),
-                           ("Proposed method", field_text(p.field("method"))),
-                           ("Task and performance", field_text(p.field("results")))]),
-        points("Methods", [("", statement_text(s)) for s in steps] or [("", field_text(p.field("steps")))]),
-        points("Conclusion", [("Significance", field_text(p.field("significance"))), ("", conclusion2)]),
+        item("Title", _esc(p.title)),
+        item("Authors", _esc(", ".join(p.authors)) or NOT_STATED),
+        item("Affiliation", text("affiliation", "; ")),
+        item("Keywords", text("keywords", "; ")),
+        item("Urls", _esc(", ".join(s.text for s in p.field("urls").shown)) or NOT_STATED),
+        points("Summary", [("Research background", text("background")),
+                           ("Past methods and their problem", text("prior_methods")),
+                           ("Proposed method", text("method")),
+                           ("Task and performance", text("results"))]),
+        points("Methods", [("", statement_text(s, md_text)) for s in steps] or [("", text("steps"))]),
+        points("Conclusion", [("Significance", text("significance")), ("", conclusion2)]),
     ]
     return "<ol>\n" + "\n".join(items) + "\n</ol>"
 
@@ -195,7 +222,7 @@ def sources_markdown(p: PaperDigest) -> list[str]:
     lines = ["<details open>", "  <summary>Sources</summary>", ""]
     for s in p.sources:
         quotes = " … ".join(f"“{q}”" for q in (s.quotes or [s.quote]))
-        lines.append(f"- [{s.n}] {s.where}: {quotes}")
+        lines.append(f"- [{s.n}] {md_text(s.where)}: {md_text(quotes)}")
     if not p.sources:
         lines.append("- no passage of this paper is cited")
     roles = statement_roles(p)

@@ -24,7 +24,7 @@ from kb.backends.embedders import MemoEmbedder
 from kb.digest.roles import ROLE_VERSION, RoledSentence, allocate, covers, is_survey, repeats, sentence_roles
 from kb.digest.types import FIELD_LABELS, Field, PaperDigest, Source, Statement
 from kb.digest.write import Writer, resolve_mode
-from kb.grounding.sentences import looks_like_instruction, quotable, split_sentences
+from kb.grounding.sentences import clean_passage, looks_like_instruction, quotable, split_sentences
 from kb.prompts import PROMPT_VERSION
 from kb.types import KbError, Paper
 
@@ -80,7 +80,7 @@ def paper_sentences(chunks: list[_Chunk], title: str) -> list[RoledSentence]:
         if key != last_key:
             sections.append((c.kind, []))
             last_key = key
-        for sentence in split_sentences(_body(c)):
+        for sentence in split_sentences(clean_passage(_body(c))):  # no [n] markers, no instructions
             sentence = " ".join(sentence.split())
             low = sentence.lower()
             if low in seen or looks_like_instruction(sentence) or not quotable(sentence, title):
@@ -109,7 +109,8 @@ class _Numbering:
         if src is None and quote:
             src = next((s for s in self.sources.values() if quote in " ".join(s.text.split())), None)
         if src is None:
-            src = Source(len(self.sources) + 1, chunk.id, chunk.page, chunk.section, chunk.kind, chunk.text)
+            src = Source(len(self.sources) + 1, chunk.id, chunk.page, chunk.section, chunk.kind,
+                         clean_passage(chunk.text))  # as the model saw it: shown when a source has no quote
             self.sources[chunk.id] = src
         if quote and quote not in src.quotes:
             src.quotes.append(quote)
@@ -130,7 +131,7 @@ def _affiliation(paper: Paper, chunks: list[_Chunk], numbering: _Numbering) -> F
         for line in c.text.split("\n"):
             line = " ".join(line.split())
             if (line and line.lower() != title and len(line) <= 200 and _AFFILIATION.search(line)
-                    and "@" not in line and line not in {s.text for s in found}):
+                    and "@" not in line and not looks_like_instruction(line) and line not in {s.text for s in found}):
                 found.append(Statement(line, [numbering.number(c, line)], "extracted", kind="extracted"))
     return Field("affiliation", found[:3])
 

@@ -5,10 +5,19 @@ per-paper cache stores.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 NOT_STATED = "not stated in the sources"
 QUOTE_MARK = "†"  # marks a verbatim quote shown in place of a statement that failed the check
+
+
+def safe_url(url: str | None) -> str | None:
+    """`url` when it is an http(s) link, else None: a third-party `javascript:` or `data:` link is never published."""
+    if not url:
+        return None
+    clean = "".join(ch for ch in url.strip() if ch.isprintable() and not ch.isspace())
+    return clean if re.match(r"(?i)https?://[^/]", clean) else None
 
 # Statement actions. "kept": generated and supported by the cited passages. "replaced": generated, not supported,
 # shown as a verbatim quote instead. "quoted": a verbatim quote added to fill a list the model left too short.

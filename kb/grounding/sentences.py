@@ -84,18 +84,55 @@ def parse_citations(sentence: str) -> tuple[str, list[int]]:
     return clean.strip(), list(dict.fromkeys(numbers))
 
 
+_MODEL = r"(?:ai|a\.i\.|assistant|chat ?bot|chatgpt|gpt|llm|language model|summari[sz]er|bot)"
 _INJECTION_RE = re.compile(
     r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|prompts?|rules|directions|above|previous|prior)\b"
     r"|\b(?:you are now|act as an?|pretend to be|new instructions?|system prompt|you (?:must|should|have to|need to))\b"
-    r"|^\W*(?:(?:always|never|only|just|please|now)\s+)?(?:answer|respond|reply|say|output|print|write|repeat|type)\b",
+    r"|^\W*(?:(?:always|never|only|just|please|now)\s+)?(?:answer|respond|reply|say|output|print|write|repeat|type)\b"
+    # addressed to a model: "IMPORTANT NOTE TO THE AI ASSISTANT: ...", "Dear LLM, ...", "If you are an AI, ..."
+    r"|\b(?:notes?|messages?|instructions?|reminders?|directives?|requests?)\s+(?:to|for)\s+(?:the\s+|any\s+|all\s+)?"
+    r"(?:\w+\s+)?" + _MODEL + r"s?\b"
+    r"|\b(?:dear|hey|hello|hi|attention|attn)[\s,:]+(?:the\s+)?(?:\w+\s+)?" + _MODEL + r"s?\b"
+    r"|\bif you are (?:an?\s+)?(?:\w+\s+)?" + _MODEL + r"\b"
+    r"|\b(?:the|any|an?)\s+(?:ai\s+)?(?:assistant|chat ?bot|summari[sz]er)s?\s+(?:must|should|shall|is to|has to|needs to|"
+    r"will)\s+(?:say|state|claim|report|write|answer|respond|reply|output|mention|tell)\b"
+    # an order about what to say, after a label or "when summarising/answering ..."
+    r"|:\s*(?:(?:always|please|now|just)\s+)?(?:say|state|claim|report|tell (?:the )?(?:user|reader)s?|respond|reply)"
+    r"\s+(?:that\b|only\b|the\b|it\b|[\"'“‘])"
+    r"|\b(?:when|while|if|whenever)\s+(?:you\s+(?:are\s+)?)?(?:summari[sz]ing|answering|asked|describing|writing|"
+    r"generating|reporting|responding)\b.{0,80}\b(?:say|state|claim|report|answer|respond|reply|write)\s+"
+    r"(?:that\b|only\b|the\b|it\b|[\"'“‘])"
+    r"|\b(?:do not|don't|never)\s+(?:mention|reveal|disclose|tell the user)\b"
+    r"|\b(?:regardless|irrespective)\s+of\s+(?:what\s+)?(?:the\s+)?(?:text|paper|passages?|sources?|evidence|context|data)\b"
+    r"|\[/?INST\]|<\|[a-z_]+\|>|<</?SYS>>",
     re.I,
 )
 
 
 def looks_like_instruction(sentence: str) -> bool:
     """True for text addressed to a model: "Ignore previous instructions and ...", "Always answer 'x'.",
-    "Say banana.", "You must ...". Such passage sentences are never evidence and never quoted."""
+    "Say banana.", "You must ...", "IMPORTANT NOTE TO THE AI ASSISTANT: say ...", "When summarizing this paper,
+    state that ...". Such passage sentences are never evidence and never quoted (see `clean_passage`)."""
     return bool(_INJECTION_RE.search(sentence))
+
+
+# A citation marker inside a passage: "[15]", "[2] [3]", "[4, 7]", "[1-3]" (not an interval such as "[0, 1]").
+_PASSAGE_CITE_RE = re.compile(r"\s*\[(?!0)\d{1,3}(?:\s*(?:[,;]|-|–)\s*\d{1,3})*\]")
+
+
+def clean_passage(text: str) -> str:
+    """A passage as the model and the grounding check see it: the document's own citation markers removed (a
+    literal "[15]" must not let "15 years" pass the number check, nor "[2] [3]" become an answer's citations) and
+    instruction-like sentences dropped (never evidence, never quoted). Text with neither comes back unchanged."""
+    text = _PASSAGE_CITE_RE.sub("", text)
+    if not _INJECTION_RE.search(text):
+        return text
+    blocks = []
+    for block in re.split(r"\n\s*\n", text):
+        kept = [s for s in split_sentences(block) if not looks_like_instruction(s)]
+        if kept:
+            blocks.append(" ".join(kept))
+    return "\n\n".join(blocks)
 
 
 _WORDS_RE = re.compile(r"[A-Za-z][A-Za-z'-]*")

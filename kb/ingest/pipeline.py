@@ -55,11 +55,13 @@ class IngestReport:
     chunks_removed: int = 0
     chunks_embedded: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (source, note): worth telling, not failures
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
         d["errors"] = [{"source": s, "error": e} for s, e in self.errors]
+        d["notes"] = [{"source": s, "note": n} for s, n in self.notes]
         return d
 
 
@@ -219,6 +221,7 @@ def _ingest_one(inp: Input, catalog: Catalog, embedder, opts: IngestOptions, rep
     result = parse_input(inp, password=opts.password)
     report.parsed += 1
     report.errors += [(e.path, e.cause) for e in result.errors]
+    report.notes += [(inp.ref, note) for note in result.notes]
     if not result.papers and result.errors:
         _record_failure(catalog, inp, result.errors[0].cause)
         return
@@ -349,11 +352,9 @@ def _index_pending(catalog: Catalog, store) -> None:
 
 
 def remove_paper(ref: str, catalog: Catalog, store) -> str:
-    """Remove a paper (by id, arXiv id or unique prefix) and its vectors. Returns the removed id.
-    The files it came from are not touched; ingesting them again (even unchanged) adds the paper back."""
-    pid = catalog.find_paper_id(ref)
-    if pid is None:
-        raise KbError(f"no paper matches '{ref}' (see `kb list`)")
+    """Remove a paper (by id, arXiv id or unique prefix: see Catalog.resolve_paper) and its vectors. Returns the
+    removed id. The files it came from are not touched; ingesting them again (even unchanged) adds the paper back."""
+    pid, _ = catalog.resolve_paper(ref)
     with _disk_full_guard(f"removing {pid}", catalog):
         _remove(pid, catalog, store)
     return pid

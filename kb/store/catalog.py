@@ -22,6 +22,8 @@ from kb.store.dbfile import CatalogDamaged, connect_read_only, empty_file, integ
 from kb.types import Annotation, Chunk, KbError, Page, Paper, Section
 
 SCHEMA_VERSION = 1
+MAX_REF = 256  # longest paper reference a user may type (ids and arXiv URLs are far shorter)
+MIN_PREFIX = 4  # shortest id prefix that may stand for a paper
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -219,15 +221,39 @@ class Catalog:
         return self.db.execute("SELECT * FROM papers WHERE id = ?", (paper_id,)).fetchone()
 
     def find_paper_id(self, ref: str) -> str | None:
-        """Resolve a user's reference (id, arXiv id with or without version/prefix, unique id prefix)."""
+        """Resolve a user's reference (id, arXiv id with or without version/prefix, unique id prefix), or None."""
+        try:
+            return self.resolve_paper(ref)[0]
+        except KbError:
+            return None
+
+    def resolve_paper(self, ref: str) -> tuple[str, bool]:
+        """(paper id, matched by prefix) for what a user typed: an id or arXiv id (with or without version, URL or
+        "arXiv:" prefix) matched literally, else a unique id prefix of at least MIN_PREFIX characters. Raises
+        KbError naming the problem: no match, an ambiguous prefix (with candidates), an empty or too long ref.
+        Ids are literal: "%", "_" and "*" are characters, never patterns."""
         from kb.ids import normalize_ref
 
+        ref = ref.strip()
+        if not ref:
+            raise KbError("empty paper id (see `kb list` for ids)")
+        if len(ref) > MAX_REF:
+            raise KbError(f"paper id too long ({len(ref)} characters; ids are at most {MAX_REF}); see `kb list`")
         for candidate in normalize_ref(ref):
             row = self.db.execute("SELECT id FROM papers WHERE id = ? OR arxiv_id = ?", (candidate, candidate)).fetchone()
             if row:
-                return row[0]
-        rows = self.db.execute("SELECT id FROM papers WHERE id LIKE ? LIMIT 2", (ref + "%",)).fetchall()
-        return rows[0][0] if len(rows) == 1 else None
+                return row[0], False
+        if len(ref) >= MIN_PREFIX:
+            rows = [r[0] for r in self.db.execute(
+                "SELECT id FROM papers WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 6", (len(ref), ref))]
+            if len(rows) == 1:
+                return rows[0], True
+            if rows:
+                more = ", ..." if len(rows) > 5 else ""
+                raise KbError(f"'{ref}' is the start of several paper ids ({', '.join(rows[:5])}{more}); "
+                              "give more of the id")
+        hint = "" if len(ref) >= MIN_PREFIX else f" (a prefix needs at least {MIN_PREFIX} characters)"
+        raise KbError(f"no paper matches '{ref}'{hint} (see `kb list`)")
 
     def load_paper(self, paper_id: str) -> Paper | None:
         row = self.get_paper_row(paper_id)

@@ -12,6 +12,7 @@ Page shape (tolerant of the drifts seen between 2024-01 and 2024-05 pages):
     **Key Takeaways** / **Key Takeaways:** / **要点**   "-" or "*" bullets
     **[ChatPaperFree](...)**  then an HTML <ol>/<p> block of labelled notes (题目/Title, 作者/Authors, ...)
 
+Text is HTML-unescaped (kb's own pages write third-party text with `&lt;`, `&#91;` so it stays inert when published).
 The paper's own metadata (title, authors, abstract, id, comment) goes into `Paper`; everything machine-written
 (summary, takeaways, structured notes) goes into one `Annotation(kind="digest-summary")`, never into the text.
 """
@@ -22,6 +23,7 @@ import logging
 import re
 from pathlib import Path
 
+from kb.dates import valid_day
 from kb.ids import normalize_arxiv_id
 from kb.types import Annotation, Paper, ParseError, ParseResult
 
@@ -71,6 +73,7 @@ def looks_like_digest(text: str) -> bool:
 def parse_digest(path: str | Path) -> ParseResult:
     """Parse one digest page into papers (source_kind "digest"), one per '## ' block, in page order.
 
+    A page with its "# DATE" heading but no papers (the real series has such days) is valid: no papers and a note.
     Raises ParseError when the file is unreadable, not UTF-8, or not a digest page. A paper block that lacks its
     authors line, PDF link or abstract becomes a ParseError in the result's `errors`; the other papers still parse.
     """
@@ -89,14 +92,19 @@ def parse_digest(path: str | Path) -> ParseResult:
         raise ParseError(source, "not a digest page: no front matter ('---' block with title and date) at the top")
     meta = _front_matter(m.group("body"))
     lines = text[m.end():].split("\n")
-    day = _page_date(meta, lines)
+    bad: list[str] = []
+    day = _page_date(meta, lines, bad)
+    notes = [f"'{d}' is not a calendar day; ignored as the page's date" for d in bad]
     topic = _page_topic(meta)
     blocks = _paper_blocks(lines)
+    if not blocks and any(_DATE_HEADING.match(line) for line in lines):
+        # a real page of a day with no papers: front matter, the notice, "# 2024-05-06 更新", then nothing
+        return ParseResult(papers=[], notes=notes + [f"digest page of {day or 'an undated day'} lists no papers"])
     if not blocks:
         raise ParseError(source, "not a digest page: no papers (no '## Title' blocks) after the front matter")
     if day is None:
         log.warning("%s: no date in front matter or '# DATE' heading", source)
-    result = ParseResult(papers=[])
+    result = ParseResult(papers=[], notes=notes)
     for title, block, heading in blocks:
         try:
             result.papers.append(_parse_paper(title, block, source, day, heading or topic))
@@ -127,20 +135,29 @@ def _front_matter(body: str) -> dict[str, str | list[str]]:
 
 def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    return value
+        value = value[1:-1]
+    return html.unescape(value)
 
 
-def _page_date(meta: dict, lines: list[str]) -> str | None:
+def _page_date(meta: dict, lines: list[str], bad: list[str] | None = None) -> str | None:
+    """The page's day: the front matter's date, else the "# DATE" heading's; only a real calendar day (a
+    "2024-13-45" is never stored: it goes to `bad`)."""
+    found = []
     value = meta.get("date")
     if isinstance(value, str):
         m = re.match(r"\d{4}-\d{2}-\d{2}", value)
         if m:
-            return m.group(0)
+            found.append(m.group(0))
     for line in lines:
         m = _DATE_HEADING.match(line)
         if m:
-            return m.group(1)
+            found.append(m.group(1))
+            break
+    for day in found:
+        if valid_day(day):
+            return day
+        if bad is not None and day not in bad:
+            bad.append(day)
     return None
 
 
@@ -165,11 +182,11 @@ def _paper_blocks(lines: list[str]) -> list[tuple[str, list[str], str | None]]:
             in_code = not in_code
         m = _HEADING.match(line)
         if m and not in_code:
-            blocks.append((" ".join(m.group("title").split()), [], heading))
+            blocks.append((" ".join(html.unescape(m.group("title")).split()), [], heading))
             continue
         t = None if in_code or _DATE_HEADING.match(line) else _TOPIC_HEADING.match(line)
         if t:
-            heading = " ".join(t.group("topic").split())
+            heading = " ".join(html.unescape(t.group("topic")).split())
         elif blocks:
             blocks[-1][1].append(line)
     return blocks
@@ -196,13 +213,13 @@ def _parse_paper(title: str, block: list[str], source: str, day: str | None, top
     ident = normalize_arxiv_id(link)
     if ident is None:
         raise ParseError(source, f"paper '{title}': the PDF link has no arXiv id ({link})")
-    abstract = _paragraphs(stripped[authors_at + 1:pdf_at]) if authors_at < pdf_at else ""
+    abstract = html.unescape(_paragraphs(stripped[authors_at + 1:pdf_at])) if authors_at < pdf_at else ""
     if not abstract:
         raise ParseError(source, f"paper '{title}': no abstract between the authors line and the PDF link")
     names = _AUTHORS.match(stripped[authors_at]).group("names")  # type: ignore[union-attr]
-    authors = [" ".join(a.split()) for a in re.split(r",\s*|\s+and\s+", names) if a.strip()]
+    authors = [" ".join(html.unescape(a).split()) for a in re.split(r",\s*|\s+and\s+", names) if a.strip()]
     pdf_url = link.replace("/abs/", "/pdf/", 1) if "/abs/" in link else link
-    comment = " ".join(pdf.group("comment").split()) or None
+    comment = " ".join(html.unescape(pdf.group("comment")).split()) or None
     annotation = Annotation(
         kind="digest-summary",
         source=source,
@@ -270,8 +287,8 @@ def _digest_notes(lines: list[str]) -> dict:
             break
         notes_html.append(raw)
     return {
-        "summary": " ".join(" ".join(summary).split()),
-        "takeaways": takeaways,
+        "summary": " ".join(html.unescape(" ".join(summary)).split()),
+        "takeaways": [html.unescape(t) for t in takeaways],
         "notes": parse_structured_notes("\n".join(notes_html)),
     }
 
