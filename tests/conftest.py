@@ -30,6 +30,18 @@ def kb_env(tmp_path, monkeypatch) -> Path:
     return home
 
 
+@pytest.fixture
+def kb_with_samples(kb_env, sample_corpus) -> Path:
+    """kb_env with the sample PDFs ingested through the CLI (real Chroma store, fake embedder)."""
+    from typer.testing import CliRunner
+
+    from kb_cli.app import app
+
+    out = CliRunner().invoke(app, ["-q", "ingest", str(sample_corpus / "pdf"), "--json"])
+    assert out.exit_code == 0, out.output
+    return kb_env
+
+
 def shared_digests() -> Path:
     path = SHARED / "data" / "digests"
     if not path.is_dir():

@@ -17,10 +17,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def built(kb_env, sample_corpus):
-    out = runner.invoke(app, ["-q", "ingest", str(sample_corpus / "pdf"), "--json"])
-    assert out.exit_code == 0, out.output
-    return kb_env
+def built(kb_with_samples):
+    return kb_with_samples
 
 
 def _status(home) -> tuple[int, dict]:
