@@ -86,15 +86,45 @@ def render_answer(ans) -> None:
         return
     out(ans.header)
     out()
-    out(ans.text)
+    out(marked_answer(ans))
     out("\nSources:")
     for s in ans.sources:
         where = _where(s.page, s.section)
         out(f"  [{s.n}] {_cite(s.title, s.arxiv_id, s.paper_id)}{', ' + where if where else ''}")
         for quote in s.quotes or [s.quote]:
             out(f"      “{quote}”")
+    legend = check_legend(ans.checks, ans.verifier)
+    if legend:
+        out(f"\nChecks: {legend}")
     if ans.note:
         out(f"\nNote: {ans.note}")
+
+
+def _mark(text: str, mark: str) -> str:
+    """`text` with `mark` after its citation markers, before its full stop: "It works [1]✓."."""
+    if not mark:
+        return text
+    text = text.rstrip()
+    if text[-1:] in ".!?" and not text.endswith("...") and text[-2:-1] not in ".!?":
+        return f"{text[:-1]}{mark}{text[-1]}"
+    return text + mark
+
+
+def marked_answer(ans) -> str:
+    """The shown sentences, each marked with the check it passed (see `check_legend`)."""
+    from kb.grounding.types import CHECK_MARKS
+
+    checks = ans.checks if len(ans.checks) == len(ans.shown) else [""] * len(ans.shown)
+    return " ".join(_mark(text, CHECK_MARKS.get(c, "")) for text, c in zip(ans.shown, checks))
+
+
+def check_legend(checks: list[str], verifier: str = "") -> str:
+    """"✓ checked: words, numbers and bindings · † quote: verbatim from the source" for the checks present."""
+    from kb.grounding.types import CHECK_LABELS, CHECK_MARKS, CHECK_QUOTE, CHECK_VERIFIER, CHECK_WORDS
+
+    present = [c for c in (CHECK_WORDS, CHECK_VERIFIER, CHECK_QUOTE) if c in checks]
+    return " · ".join(f"{CHECK_MARKS[c]} {CHECK_LABELS[c]}" + (f" {verifier}" if c == CHECK_VERIFIER and verifier else "")
+                      for c in present)
 
 
 def render_eval(report) -> None:
@@ -181,7 +211,8 @@ def register(app: typer.Typer) -> None:
         with session(model=model, llm_url=llm_url) as s, errors_to_exit(), s.catalog.snapshot():
             ans = answer(question, s.catalog, s.embedder, s.read_store, _generator(s.settings), k=k, mode=mode,
                          filters=_filters(s.catalog, date, since, until, topic, paper),
-                         max_tokens=s.settings.max_answer_tokens, on_token=on_token if stream else None)
+                         max_tokens=s.settings.max_answer_tokens, on_token=on_token if stream else None,
+                         verifier=s.verifier)
             if bibtex:
                 from kb.library.export import citations_for, render
 
@@ -221,7 +252,8 @@ def register(app: typer.Typer) -> None:
             questions = load_questions(file)
             gen = None if no_generate else _generator(s.settings)
             report = evaluate(questions, s.catalog, s.embedder, s.read_store, gen, mode=mode, k=k,
-                              max_tokens=s.settings.max_answer_tokens, progress=progress)
+                              max_tokens=s.settings.max_answer_tokens, progress=progress,
+                              verifier=None if no_generate else s.verifier)
         if as_json:
             print_json(report.to_dict())
         else:

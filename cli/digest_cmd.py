@@ -86,7 +86,8 @@ def digest(
             cache_path = ":memory:" if s.catalog.readonly else st.home / "cache" / "digest.sqlite"
             with DigestCache(cache_path) as cache, ProgressBars(enabled=True) as bars:
                 result = build_digest(date, s.catalog, s.embedder, generator, topic=topic, limit=limit,
-                                      refresh=refresh, cache=cache, progress=bars, topics=topic_defs, order=order)
+                                      refresh=refresh, cache=cache, progress=bars, topics=topic_defs, order=order,
+                                      verifier=s.verifier)
         text = render(result, fmt)
         target = output_path(out, st.digests_dir, date, topic, fmt)
         if target is not None:

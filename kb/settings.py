@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     arxiv_feed_url: str = Field("https://rss.arxiv.org/atom", description="arXiv Atom listing feed base; kb appends /cat+cat")
     arxiv_delay: float = Field(3.0, ge=0, description="Seconds between any two requests to arXiv from this KB_HOME")
     contact: str = Field("", description="Your e-mail, sent in the User-Agent of requests to arXiv (arXiv asks for one)")
+    verifier: str | None = Field(None, description="Optional verifier run after the grounding check on what it kept: "
+                                 "none (default) | an NLI cross-encoder folder or hub id | openai:URL of an "
+                                 "OpenAI-compatible server")
+    verifier_model: str = Field("default", description="Model name sent to an OpenAI-compatible verifier server")
+    verifier_api_key: str | None = Field(None, description="API key for an OpenAI-compatible verifier, if it needs one")
+    verifier_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Entailment probability a sentence needs "
+                                      "from the verifier to be kept")
     lock_timeout: float = Field(30.0, description="Seconds a writer waits for another kb process before giving up")
 
     @field_validator("home", mode="before")

@@ -20,6 +20,8 @@ class Session:
     catalog: Catalog
     _embedder: object | None = None
     _store: object | None = None
+    _verifier: object | None = None
+    _verifier_built: bool = False
 
     @property
     def embedder(self):
@@ -88,6 +90,18 @@ class Session:
                         e.__cause__ or e, aside)
             self._store = None
             return self.store
+
+    @property
+    def verifier(self):
+        """The optional verifier (KB_VERIFIER), or None when it is off. Built once; a model loads on first use."""
+        if not self._verifier_built:
+            from kb.backends.verifiers import get_verifier
+
+            s = self.settings
+            self._verifier = get_verifier(s.verifier, model=s.verifier_model, api_key=s.verifier_api_key,
+                                          threshold=s.verifier_threshold)
+            self._verifier_built = True
+        return self._verifier
 
     def store_location(self) -> str:
         if self.settings.vector_store == "chroma":

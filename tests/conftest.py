@@ -25,7 +25,7 @@ def kb_env(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("KB_HOME", str(home))
     monkeypatch.setenv("KB_EMBEDDER", "fake-hash")
     monkeypatch.setenv("KB_LOCK_TIMEOUT", "2")
-    for var in ("KB_VECTOR_STORE", "KB_CHROMA_URL", "KB_MODEL", "KB_LLM_URL"):
+    for var in ("KB_VECTOR_STORE", "KB_CHROMA_URL", "KB_MODEL", "KB_LLM_URL", "KB_VERIFIER"):
         monkeypatch.delenv(var, raising=False)
     return home
 

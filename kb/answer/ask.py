@@ -3,7 +3,8 @@
 
 Nothing the model writes reaches the user unchecked: each sentence is kept only when the passages it cites
 support it (kb.grounding.check), otherwise it is replaced by a marked quote or dropped. When nothing survives, the best
-quotes of the top paper are shown instead, marked as quotes. When the best evidence is too weak, the model is not
+quotes of the top paper are shown instead, marked as quotes. Each shown sentence records the check it passed
+(`Answer.checks`: quote, words/numbers/bindings, or that and the optional verifier). When the best evidence is too weak, the model is not
 called at all and the answer says that the knowledge base holds nothing that answers the question.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from kb.backends.embedders import MemoEmbedder
 from kb.grounding.check import closest_sentences, ground
 from kb.grounding.sentences import clean_passage, looks_like_instruction, parse_citations, split_sentences
-from kb.grounding.types import GroundedSentence, Passage, Thresholds, Verdict
+from kb.grounding.types import CHECK_QUOTE, GroundedSentence, GroundedText, Passage, Thresholds, Verdict
 from kb.grounding.terms import content_stems
 from kb.prompts import answer_messages, fit_passages
 from kb.answer.retrieval import Filters, PaperHit, RetrievalParams, SearchResult, check_query, search
@@ -99,6 +100,8 @@ class Answer:
     raw: str = ""  # what the model wrote, before the check
     fallback: bool = False  # the shown sentences are quotes chosen without the model
     nearest: list[PaperHit] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)  # per shown sentence: the check it passed (CHECK_LABELS)
+    verifier: str = ""  # the verifier's name, when one checked the sentences
 
     @property
     def header(self) -> str:
@@ -121,10 +124,12 @@ class Answer:
             "papers": [{"id": pid, "title": t, "arxiv_id": a} for pid, t, a in self.papers],
             "sentences": [{
                 "original": s.original, "shown": s.shown, "citations": s.citations, "action": s.action,
+                "reason": s.reason, "check": s.verdict.check if s.shown else "",
                 "verdict": {"status": s.verdict.status, "overlap": s.verdict.overlap,
-                            "similarity": s.verdict.similarity, "missing": s.verdict.missing},
+                            "similarity": s.verdict.similarity, "missing": s.verdict.missing,
+                            "verifier_score": s.verdict.verifier_score},
             } for s in self.sentences],
-            "shown": self.shown, "sources": [s.to_dict() for s in self.sources], "note": self.note,
+            "shown": self.shown, "checks": self.checks, "verifier": self.verifier or None, "sources": [s.to_dict() for s in self.sources], "note": self.note,
             "fallback": self.fallback, "model": self.model, "raw": self.raw, "signals": self.signals,
             "timings": self.timings,
             "retrieval": [{"id": p.paper_id, "title": p.title, "arxiv_id": p.arxiv_id, "score": round(p.score, 5),
@@ -220,8 +225,9 @@ def fit_prompt(question: str, passages: list[Passage], generator, max_tokens: in
 def answer(question: str, catalog, embedder, store, generator, *, k: int = 5, filters: Filters | None = None,
            mode: str = "hybrid", max_tokens: int = 200, on_token=None, relevance: Relevance | None = None,
            grounding: Thresholds | None = None, max_passages: int = 6,
-           params: RetrievalParams | None = None) -> Answer:
-    """Answer `question` from the knowledge base with checked citations (see the module docstring)."""
+           params: RetrievalParams | None = None, verifier=None) -> Answer:
+    """Answer `question` from the knowledge base with checked citations (see the module docstring). `verifier`
+    (optional, kb.backends.verifiers): a second opinion on the sentences the grounding check keeps."""
     question = check_query(question, "question")
     t0 = time.perf_counter()
     rel = relevance or Relevance.for_embedder(getattr(embedder, "name", ""))
@@ -253,7 +259,7 @@ def answer(question: str, catalog, embedder, store, generator, *, k: int = 5, fi
         t2 = time.perf_counter()
         text = clean_generation(raw)
         grounded = ground(text, evidence_passages(text, fitted), embedder, mode="replace",
-                          thresholds=grounding, focus=question).sentences
+                          thresholds=grounding, focus=question, verifier=verifier).sentences
         timings["grounding_ms"] = round((time.perf_counter() - t2) * 1000, 1)
     shown = [s for s in grounded if s.shown and s.citations]
     note = _note(grounded)
@@ -285,7 +291,8 @@ def answer(question: str, catalog, embedder, store, generator, *, k: int = 5, fi
     papers.sort(key=lambda p: first[p[0]])
     timings["total_s"] = round(time.perf_counter() - t0, 3)
     return Answer(question, False, papers, grounded if not fallback else grounded + shown, [s.shown for s in shown],
-                  sources, note, result, signals, timings, model, raw, fallback, result.papers)
+                  sources, note, result, signals, timings, model, raw, fallback, result.papers,
+                  [s.verdict.check for s in shown], getattr(verifier, "name", "") if verifier is not None else "")
 
 
 _TAG_RE = re.compile(r"</?\s*[A-Za-z|][^<>\n]{0,200}>|<\|[^|]*\|>")
@@ -307,19 +314,9 @@ def evidence_passages(text: str, passages: list[Passage]) -> list[Passage]:
 
 
 def _note(grounded: list[GroundedSentence]) -> str:
-    bad = [s for s in grounded if s.action != "kept"]
-    if not bad:
-        return ""
-    replaced = sum(1 for s in bad if s.action == "replaced")
-    dropped = len(bad) - replaced
-    parts = []
-    if replaced:
-        parts.append(f"{replaced} sentence{'s were' if replaced > 1 else ' was'} not supported and "
-                     f"{'were' if replaced > 1 else 'was'} replaced by {'quotes' if replaced > 1 else 'a quote'}")
-    if dropped:
-        parts.append(f"{dropped} sentence{'s were' if dropped > 1 else ' was'} not supported and "
-                     f"{'were' if dropped > 1 else 'was'} dropped")
-    return "; ".join(parts) + "."
+    """What the check changed and why (failed the check, rejected by the verifier); echoes and repeats the
+    model wrote claim nothing and are not counted."""
+    return GroundedText(grounded).note()
 
 
 def fallback_quotes(question: str, passages: list[Passage], embedder, n: int = 2) -> list[GroundedSentence]:
@@ -328,7 +325,8 @@ def fallback_quotes(question: str, passages: list[Passage], embedder, n: int = 2
     for _, p, s in sorted(closest_sentences(question, passages, embedder)[:n]):  # reading order within the paper
         pn, body = p.n, s.rstrip(".")
         out.append(GroundedSentence("", f"“{body}” [{pn}].", [pn], Verdict("quote", 1.0, 1.0, 1.0, best_quote=s,
-                                                                            quote_passage=pn, citations=[pn]),
+                                                                            quote_passage=pn, citations=[pn],
+                                                                            check=CHECK_QUOTE),
                                     "fallback"))
     return out
 

@@ -120,8 +120,10 @@ class EvalReport:
 
 def evaluate(lines: Iterable[dict], catalog, embedder, store, generator=None, *, mode: str = "hybrid", k: int = 10,
              filters: Filters | None = None, relevance: Relevance | None = None, max_tokens: int = 200,
-             params: RetrievalParams | None = None, progress: Callable[..., None] | None = None) -> EvalReport:
-    """Run every question; see the module docstring. `generator=None` evaluates retrieval + abstention only."""
+             params: RetrievalParams | None = None, progress: Callable[..., None] | None = None,
+             verifier=None) -> EvalReport:
+    """Run every question; see the module docstring. `generator=None` evaluates retrieval + abstention only;
+    `verifier`: passed on to `answer`."""
     questions = list(lines)
     rel = relevance or Relevance.for_embedder(getattr(embedder, "name", ""))
     report = EvalReport(mode=mode, generated=generator is not None)
@@ -140,7 +142,7 @@ def evaluate(lines: Iterable[dict], catalog, embedder, store, generator=None, *,
             item["abstained"] = not res.papers or should_abstain(relevance_signals(q["question"], res, catalog), rel)
         else:
             ans = answer(q["question"], catalog, embedder, store, generator, k=k, filters=filters, mode=mode,
-                         max_tokens=max_tokens, relevance=rel, params=params)
+                         max_tokens=max_tokens, relevance=rel, params=params, verifier=verifier)
             item.update(_score_answer(ans, catalog, expected))
         report.items.append(item)
     if progress:

@@ -41,7 +41,9 @@ log = logging.getLogger(__name__)
 
 ORDERS = ("relevance", "listing")
 # Bump when the per-paper digest logic changes in a way the cache must not survive.
-DIGEST_VERSION = "3"  # 3: fields read role-assigned sentences (kb.digest.roles)
+# 3: fields read role-assigned sentences (kb.digest.roles); 4: statements record the check they passed
+# (Statement.check)
+DIGEST_VERSION = "4"
 Progress = Callable[..., None]
 
 
@@ -77,26 +79,30 @@ def nearest_dates(catalog: Catalog, day: str, n: int = 5, topic: str | None = No
     return [(d, counts[d]) for d in ranked[:n]]
 
 
-def paper_key(row, model: str, embedder_name: str, mode: str = "transform") -> str:
+def paper_key(row, model: str, embedder_name: str, mode: str = "transform", verifier_key: str = "") -> str:
     """Cache key of one paper's digest: its content (chunks' hash and the metadata shown), model, prompts, embedder,
-    generation mode, and the versions of the digest logic, of the role rules and of the grounding check."""
+    generation mode, the versions of the digest logic, of the role rules and of the grounding check, and the
+    verifier (name, threshold) if any."""
     parts = [row["content_hash"] or "", row["title"], row["authors"], row["abstract"], row["comment"] or "",
              row["pdf_url"] or "", row["arxiv_id"] or "", str(row["version"] or ""), row["extra"],
              model, PROMPT_VERSION, embedder_name, DIGEST_VERSION, GROUNDING_VERSION, ROLE_VERSION, mode]
+    if verifier_key:  # no verifier: the same key as without one
+        parts.append(verifier_key)
     return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
 
 
 def build_digest(day: str, catalog: Catalog, embedder, generator, *, topic: str | None = None,
                  limit: int | None = None, refresh: bool = False, cache: DigestCache | None = None,
                  progress: Progress | None = None, topics: list[Topic] | None = None, mode: str = "auto",
-                 order: str = "relevance") -> Digest:
+                 order: str = "relevance", verifier=None) -> Digest:
     """The digest of the papers dated `day`, grouped by topic.
 
     `topics`: the topic definitions (default: the topics seen on ingested digest pages, see kb.digest.topics).
     `topic`: only that topic's papers. `limit`: only the first N papers. `cache`: where finished papers are kept
     (None: no cache); `refresh`: regenerate even when cached. `progress("paper", index=, total=, title=, cached=)`
     is called before each paper and once at the end (index == total). `mode`: how statements are generated
-    ("transform" | "free" | "auto", see kb.digest.write).
+    ("transform" | "free" | "auto", see kb.digest.write). `verifier` (optional, kb.backends.verifiers): a second
+    opinion on every generated statement the grounding check keeps.
     Raises NoPapersError (a KbError) when no paper has that date (or topic), naming the nearest dates that do.
     """
     day = check_date(day)
@@ -138,7 +144,8 @@ def build_digest(day: str, catalog: Catalog, embedder, generator, *, topic: str 
     t0 = time.perf_counter()
     for i, pid in enumerate(order):
         row = by_id[pid]
-        key = paper_key(row, model, embedder_name, mode)
+        key = paper_key(row, model, embedder_name, mode,
+                        getattr(verifier, "key", "") if verifier is not None else "")
         cached = cache.get(key) if cache is not None and not refresh else None
         progress("paper", index=i, total=len(order), title=row["title"], cached=cached is not None)
         if cached is not None:
@@ -146,7 +153,7 @@ def build_digest(day: str, catalog: Catalog, embedder, generator, *, topic: str 
             pd.cached = True
             hits += 1
         else:
-            pd = digest_paper(pid, catalog, embedder, generator, mode=mode)
+            pd = digest_paper(pid, catalog, embedder, generator, mode=mode, verifier=verifier)
             if cache is not None:
                 cache.put(key, pid, model, PROMPT_VERSION, pd.to_dict())
         pd.topics = list(assignment.get(pid, []))
@@ -160,6 +167,7 @@ def build_digest(day: str, catalog: Catalog, embedder, generator, *, topic: str 
         date=day, topic=topic, groups=[TopicGroup(name, described.get(name, ""), ids, also.get(name, [])) for name, ids in groups],
         papers=done, model=model, prompt_version=PROMPT_VERSION, embedder=embedder_name,
         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+        verifier=getattr(verifier, "name", "") if verifier is not None else "",
     )
     result.stats = _stats(result, hits, time.perf_counter() - t0)
     return result
@@ -200,5 +208,6 @@ def _stats(d: Digest, hits: int, seconds: float) -> dict:
         "statements_generated": generated, "statements_kept": total("kept"),
         "statements_replaced": total("replaced"), "statements_dropped": total("dropped"),
         "quotes_added": total("quoted"), "not_claims": total("not_claims"),
+        "statements_rejected_by_verifier": total("rejected_by_verifier"),
         "grounding_pass_rate": round(total("kept") / generated, 4) if generated else None,
     }

@@ -2,8 +2,10 @@
 
 Layout: a header with the day's numbers, a topic index, then one section per topic with a card per paper
 (summary, key takeaways, the structured notes, the abstract folded away, and the numbered sources). Every
-citation marker [n] links to the quote it rests on (#<paper>-s<n>); verbatim quotes shown in place of unsupported
-statements are set apart and labelled; "not stated in the sources" is greyed. A paper listed under a second
+citation marker [n] links to the quote it rests on (#<paper>-s<n>); each statement carries the mark of the check it
+passed (✓ words, numbers and bindings; ✓✓ and the verifier; a tooltip says which, the header's legend explains);
+verbatim quotes shown in place of unsupported statements are set apart and labelled; "not stated in the sources"
+is greyed. A paper listed under a second
 topic gets a short card pointing to its full card.
 """
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import html
 import re
 
-from kb.digest.types import NOT_STATED, QUOTE_MARK, Digest, Field, PaperDigest, Statement, safe_url
+from kb.digest.types import (NOT_STATED, QUOTE_MARK, STATEMENT_CHECKS, Digest, Field, PaperDigest, Statement,
+                             check_notes, safe_url)
+from kb.grounding.types import CHECK_MARKS, CHECK_VERIFIER, CHECK_WORDS
 
 _CSS = """
 :root { --bg: #f6f5f1; --card: #ffffff; --ink: #1d232b; --muted: #5d6773; --line: #e3e0d8; --accent: #2f5d8a;
@@ -75,6 +79,7 @@ a.cite:hover { background: var(--accent); color: var(--card); }
 .badge { font-size: 11px; font-style: normal; color: var(--quote); border: 1px solid currentColor; border-radius: 4px;
   padding: 0 4px; margin-left: 4px; vertical-align: 2px; white-space: nowrap; }
 .missing { color: var(--missing); font-style: italic; }
+.check { font-size: 11px; color: var(--muted); margin-left: 2px; vertical-align: 2px; cursor: help; }
 details.abstract { margin: 16px 0 0; }
 details > summary { cursor: pointer; color: var(--accent); font-size: 14px; font-weight: 500; }
 details.abstract p { font-size: 16px; color: var(--ink); margin: 8px 0 0; }
@@ -127,7 +132,11 @@ def _statement_body(s: Statement, pid: str) -> str:
                if s.action == "replaced" else "the sentence this statement rests on, quoted from the paper")
         return f'<q class="quoted" title="{_e(why)}">{_e(body)}</q>{cites}<span class="badge" title="{_e(why)}">' \
                f'{QUOTE_MARK} quote</span>'
-    return f"{_e(body)}{cites}"
+    mark = s.mark
+    if not mark:
+        return f"{_e(body)}{cites}"
+    label = STATEMENT_CHECKS.get(s.check, s.check)
+    return f'{_e(body)}{cites}<span class="check" title="{_e(label)}">{_e(mark)}</span>'
 
 
 def _field(f: Field, pid: str, sep: str = " ") -> str:
@@ -173,13 +182,7 @@ def _sources(p: PaperDigest) -> str:
 
 
 def _foot(p: PaperDigest) -> str:
-    parts = []
-    replaced = sum(1 for s in p.statements() if s.action == "replaced")
-    dropped = sum(f.dropped for f in p.fields.values())
-    if replaced:
-        parts.append(f"{replaced} unsupported statement{'s' if replaced != 1 else ''} replaced by quotes")
-    if dropped:
-        parts.append(f"{dropped} unsupported statement{'s' if dropped != 1 else ''} dropped")
+    parts = list(check_notes(p))
     parts.append("evidence: full text" if p.full_text else "evidence: abstract only (no PDF ingested)")
     if p.cached:
         parts.append("from cache")
@@ -252,7 +255,8 @@ def render_html(d: Digest) -> str:
                         + "".join(cards) + "</section>")
     s = d.stats
     rate = s.get("grounding_pass_rate")
-    checked = (f"{s.get('statements_kept', 0)} of {s.get('statements_generated', 0)} generated statements supported"
+    checked = (f"{s.get('statements_kept', 0)} of {s.get('statements_generated', 0)} generated statements passed the "
+               + ("check and the verifier" if d.verifier else "check")
                + (f" ({rate:.0%})" if rate is not None else ""))
     title = f"{d.topic} · {d.date}" if d.topic else f"Papers of {d.date}"
     return (
@@ -264,11 +268,17 @@ def render_html(d: Digest) -> str:
         f"topic{'s' if len(d.groups) != 1 else ''}, written on this machine by {_e(d.model)}. "
         f"Every statement links to the passage it rests on; {checked}.</p>"
         '<div class="legend"><span><a class="cite" href="#">1</a> source of a statement</span>'
-        f'<span><q class="quoted">quote</q><span class="badge">{QUOTE_MARK} quote</span> verbatim from the paper, '
-        "shown where the model's statement was unsupported</span>"
+        f'<span><span class="check">{CHECK_MARKS[CHECK_WORDS]}</span> {_e(STATEMENT_CHECKS[CHECK_WORDS])}: found '
+        "together in the cited passages (an automatic check, not proof)</span>"
+        + (f'<span><span class="check">{CHECK_MARKS[CHECK_VERIFIER]}</span> also judged entailed by the verifier '
+           f"{_e(d.verifier)}</span>" if d.verifier else "")
+        + f'<span><q class="quoted">quote</q><span class="badge">{QUOTE_MARK} quote</span> verbatim from the paper, '
+        "the sentence a statement rests on, shown where the model's rewrite of it was not supported or only "
+        "copied it</span>"
         f'<span><span class="missing">{NOT_STATED}</span></span></div></header>'
         f"<nav>{nav}</nav><main>{''.join(sections)}</main>"
         f"<footer>Generated {_e(d.generated_at)} UTC · model {_e(d.model)} · prompts {_e(d.prompt_version)} · "
-        f"embedder {_e(d.embedder)}. The digest pages' own summaries were not used as evidence.</footer>"
+        f"embedder {_e(d.embedder)}" + (f" · verifier {_e(d.verifier)}" if d.verifier else "")
+        + ". The digest pages' own summaries were not used as evidence.</footer>"
         "</body></html>\n"
     )

@@ -6,7 +6,9 @@ structured notes as an HTML <ol>), so `kb ingest` of a generated page parses bac
 generated text landing in the digest annotation, never in the abstract. Differences from the model pages:
 - every statement ends with citation markers [n]; each paper's "Sources" (in a <details> block after the notes,
   which the parser skips) lists [n] page, section and the quoted sentences;
-- a verbatim quote shown instead of an unsupported generated statement is marked †;
+- each statement is marked with the check it passed: ✓ the deterministic check (words, numbers and bindings),
+  ✓✓ that and the verifier (KB_VERIFIER), † a verbatim quote shown instead of an unsupported statement or added
+  to fill a list; a legend in the page's preface and in each paper's Sources block says so;
 - a field the sources do not support reads "not stated in the sources";
 - third-party text (titles, authors, abstracts, comments, quotes, section names) and generated text are made inert:
   HTML tags and entities are escaped and link brackets are written as entities (`md_text`), so a planted
@@ -22,9 +24,15 @@ import html
 import json
 import re
 
-from kb.digest.types import NOT_STATED, QUOTE_MARK, Digest, Field, PaperDigest, Statement, safe_url
+from kb.digest.types import (NOT_STATED, QUOTE_MARK, STATEMENT_CHECKS, Digest, Field, PaperDigest, Statement,
+                             check_notes, safe_url)
+from kb.grounding.types import CHECK_MARKS, CHECK_QUOTE, CHECK_VERIFIER, CHECK_WORDS
 
 NOTES_LINK = "**[ChatPaper-style notes, written locally by kb](#)**"
+# why a quote is shown: the sentence a statement rests on, where the model's rewrite of it was not supported
+# (by the check or the verifier) or only copied it
+_QUOTE_WHY = (" (the sentence a statement rests on, shown where the model's rewrite of it was not supported or only "
+              "copied it)")
 
 
 # ------------------------------------------------------------------------------------------------ statements
@@ -44,8 +52,9 @@ def _plain(text: str) -> str:
 
 
 def statement_text(s: Statement, esc=_plain) -> str:
-    """One statement with its markers: "Text [1][2]." or, for a quote, "“Quoted text” [3]†". `esc` is applied to
-    the statement's own text (md_text in the Markdown page), never to the markers."""
+    """One statement with its markers and the mark of its check: "Text [1][2]✓." or, for a quote,
+    "“Quoted text” [3]†". `esc` is applied to the statement's own text (md_text in the Markdown page), never to
+    the markers or the mark."""
     body = esc(s.text)
     marks = "".join(f"[{n}]" for n in s.citations)
     if s.is_quote:
@@ -55,8 +64,8 @@ def statement_text(s: Statement, esc=_plain) -> str:
     if body and body[-1] in ".!?":
         body, end = body[:-1].rstrip(), body[-1]
     if not marks:
-        return body + end
-    return f"{body} {marks}{end or '.'}"
+        return body + s.mark + end
+    return f"{body} {marks}{s.mark}{end or '.'}"
 
 
 def field_text(f: Field, sep: str = " ", esc=_plain) -> str:
@@ -108,9 +117,8 @@ def render_markdown(d: Digest) -> str:
         "",
         f">Written on this machine by kb with {d.model} (prompts {d.prompt_version}). Every generated statement "
         "was checked against the paper's own text and ends with its sources [n], listed under each paper.",
-        f">{QUOTE_MARK} marks a verbatim quote of the sentence a statement rests on (the model's rewrite was not "
-        f"supported, or only copied it); \"{NOT_STATED}\" "
-        "marks what the papers do not say. The digest pages' own summaries were not used as evidence.",
+        f">{legend(d.verifier)}; \"{NOT_STATED}\" marks what the papers do not say. The digest pages' own "
+        "summaries were not used as evidence.",
         "",
         f"# {d.date} 更新",
         "",
@@ -229,15 +237,27 @@ def sources_markdown(p: PaperDigest) -> list[str]:
     if roles:
         lines += ["", "Statements (field: role, kind): " + "; ".join(roles) + "."]
     notes = []
-    if any(st.is_quote and st.shown for st in p.statements()):
-        notes.append(f"{QUOTE_MARK} verbatim quote from the paper: the sentence the statement rests on, shown where "
-                     "the model's rewrite of it was not supported or only copied it.")
-    dropped = sum(1 for f in p.fields.values() for s in f.statements
-                  if s.action == "dropped" and (s.verdict or {}).get("reason") != "duplicate")
-    if dropped:
-        notes.append(f"{dropped} generated statement{'s were' if dropped != 1 else ' was'} not supported by the "
-                     "sources and dropped.")
+    present = {CHECK_QUOTE if st.is_quote else st.check for st in p.statements() if st.shown}
+    marks = [f"{CHECK_MARKS[c]} {STATEMENT_CHECKS[c]}" + (_QUOTE_WHY if c == CHECK_QUOTE else "")
+             for c in (CHECK_WORDS, CHECK_VERIFIER, CHECK_QUOTE) if c in present]
+    if marks:
+        notes.append("Marks: " + "; ".join(marks) + ".")
+    notes += [n + "." for n in check_notes(p)]
     scope = "the full text (PDF)" if p.full_text else "the abstract only (no PDF ingested)"
     notes.append(f"Evidence: {scope}.")
     lines += ["", " ".join(notes), "", "</details>"]
     return lines
+
+
+def legend(verifier: str = "") -> str:
+    """The marks' legend: what check a marked statement passed (never more than it earned)."""
+    words = ("its words, numbers and what they are bound to were found together in the cited passages; an automatic "
+             "check, not proof")
+    if verifier:
+        checked = (f"{CHECK_MARKS[CHECK_VERIFIER]} {STATEMENT_CHECKS[CHECK_WORDS]} ({words}), and judged entailed by "
+                   f"the cited passages by the verifier {verifier}")
+    else:
+        checked = f"{CHECK_MARKS[CHECK_WORDS]} {STATEMENT_CHECKS[CHECK_WORDS]} ({words})"
+    quote = (f"{QUOTE_MARK} {STATEMENT_CHECKS[CHECK_QUOTE]}{_QUOTE_WHY}; affiliation, keywords and URLs are "
+             "copied from the paper")
+    return f"Marks after the sources: {checked}; {quote}"

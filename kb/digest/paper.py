@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from kb.store.catalog import Catalog
 from kb.backends.embedders import MemoEmbedder
 from kb.digest.roles import ROLE_VERSION, RoledSentence, allocate, covers, is_survey, repeats, sentence_roles
-from kb.digest.types import FIELD_LABELS, Field, PaperDigest, Source, Statement
+from kb.digest.types import CHECK_EXTRACTED, FIELD_LABELS, Field, PaperDigest, Source, Statement
 from kb.digest.write import Writer, resolve_mode
 from kb.grounding.sentences import clean_passage, looks_like_instruction, quotable, split_sentences
 from kb.prompts import PROMPT_VERSION
@@ -122,7 +122,8 @@ def _affiliation(paper: Paper, chunks: list[_Chunk], numbering: _Numbering) -> F
     meta = paper.extra.get("affiliations") or paper.extra.get("affiliation")
     if meta:
         items = meta if isinstance(meta, list) else [meta]
-        return Field("affiliation", [Statement(str(a), [], "extracted", kind="extracted") for a in items if str(a).strip()])
+        return Field("affiliation", [Statement(str(a), [], "extracted", kind="extracted", check=CHECK_EXTRACTED)
+                                     for a in items if str(a).strip()])
     found: list[Statement] = []
     title = " ".join(paper.title.lower().split())
     for c in chunks:
@@ -132,7 +133,8 @@ def _affiliation(paper: Paper, chunks: list[_Chunk], numbering: _Numbering) -> F
             line = " ".join(line.split())
             if (line and line.lower() != title and len(line) <= 200 and _AFFILIATION.search(line)
                     and "@" not in line and not looks_like_instruction(line) and line not in {s.text for s in found}):
-                found.append(Statement(line, [numbering.number(c, line)], "extracted", kind="extracted"))
+                found.append(Statement(line, [numbering.number(c, line)], "extracted", kind="extracted",
+                                       check=CHECK_EXTRACTED))
     return Field("affiliation", found[:3])
 
 
@@ -145,7 +147,8 @@ def _keywords(chunks: list[_Chunk], numbering: _Numbering) -> Field:
         if m:
             words = [w.strip(" .;") for w in re.split(r"[,;·•]", m.group("list")) if w.strip(" .;")]
             n = numbering.number(c, m.group(0).strip())
-            return Field("keywords", [Statement(", ".join(words), [n], "extracted", kind="extracted")])
+            return Field("keywords", [Statement(", ".join(words), [n], "extracted", kind="extracted",
+                                               check=CHECK_EXTRACTED)])
     return Field("keywords")
 
 
@@ -163,7 +166,8 @@ def _urls(paper: Paper, chunks: list[_Chunk]) -> Field:
         urls.append(paper.pdf_url)
     front = " ".join(c.text for c in chunks if c.kind == "front")
     urls += clean_urls(f"{paper.abstract}\n{paper.comment or ''}\n{front}")
-    return Field("urls", [Statement(u, [], "extracted", role="resource", kind="extracted") for u in dict.fromkeys(urls)])
+    return Field("urls", [Statement(u, [], "extracted", role="resource", kind="extracted", check=CHECK_EXTRACTED)
+                          for u in dict.fromkeys(urls)])
 
 
 def _renumber(fields: dict[str, Field], sources: list[Source]) -> list[Source]:
@@ -215,9 +219,10 @@ def _no_repeats(fields: dict[str, Field], writer: Writer, groups: dict) -> None:
 
 
 def digest_paper(paper_id: str, catalog: Catalog, embedder, generator,
-                 fields: tuple[str, ...] = GENERATED_FIELDS, mode: str = "auto") -> PaperDigest:
+                 fields: tuple[str, ...] = GENERATED_FIELDS, mode: str = "auto", verifier=None) -> PaperDigest:
     """Write one paper's digest with `generator`, every generated sentence checked against the sentences it rests
-    on. `mode`: "transform" | "free" | "auto" (see kb.digest.write)."""
+    on (and, with `verifier`, each one the check keeps checked by it too). `mode`: "transform" | "free" | "auto"
+    (see kb.digest.write)."""
     t0 = time.perf_counter()
     paper = catalog.load_paper(paper_id)
     if paper is None:
@@ -227,13 +232,15 @@ def digest_paper(paper_id: str, catalog: Catalog, embedder, generator,
     chunks = _paper_chunks(catalog, paper_id)
     numbering = _Numbering()
     stats = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "generation_seconds": 0.0, "generated": 0,
-             "kept": 0, "replaced": 0, "dropped": 0, "quoted": 0, "copied": 0, "not_claims": 0}
+             "kept": 0, "replaced": 0, "dropped": 0, "quoted": 0, "copied": 0, "not_claims": 0,
+             "rejected_by_verifier": 0}
     sentences = paper_sentences(chunks, paper.title)
     survey = is_survey([s.text for s in sentences if s.role in ("contribution", "background")]) or \
         bool(re.search(r"\b(?:survey|review)\b", paper.title, re.I))
     alloc = allocate(sentences, survey)
     writer = Writer(paper.title, generator, memo,
-                    lambda s: numbering.number(chunks[s.chunk], s.text), stats, resolve_mode(mode, generator))
+                    lambda s: numbering.number(chunks[s.chunk], s.text), stats, resolve_mode(mode, generator),
+                    verifier=verifier)
     out: dict[str, Field] = {}
     source_of: dict[int, list[RoledSentence]] = {}
     for name in [f for f in GENERATED_FIELDS if f in fields]:

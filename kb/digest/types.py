@@ -8,8 +8,12 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
+from kb.grounding.types import CHECK_LABELS, CHECK_MARKS, CHECK_QUOTE, REJECTED_BY_VERIFIER
+
 NOT_STATED = "not stated in the sources"
-QUOTE_MARK = "†"  # marks a verbatim quote shown in place of a statement that failed the check
+QUOTE_MARK = CHECK_MARKS[CHECK_QUOTE]  # marks a verbatim quote shown in place of a statement that failed the check
+CHECK_EXTRACTED = "extracted"  # Statement.check of text copied from the paper's metadata or page text (unmarked)
+STATEMENT_CHECKS = {**CHECK_LABELS, CHECK_EXTRACTED: "copied from the paper's metadata or title page"}
 
 
 def safe_url(url: str | None) -> str | None:
@@ -57,6 +61,12 @@ class Statement:
     verdict: dict | None = None  # kb.grounding.check.Verdict as a dict (status, score, overlap, similarity, missing ...)
     role: str = ""  # the rhetorical role of the sentences it rests on (kb.digest.roles.ROLES)
     kind: str = ""  # see KINDS
+    check: str = ""  # what the shown text passed: a key of STATEMENT_CHECKS ("" when not shown)
+
+    @property
+    def mark(self) -> str:
+        """The compact mark of `check` (CHECK_MARKS; "" for extracted text)."""
+        return CHECK_MARKS.get(self.check, "") if self.shown else ""
 
     @property
     def shown(self) -> bool:
@@ -187,6 +197,7 @@ class Digest:
     embedder: str
     generated_at: str
     stats: dict = field(default_factory=dict)
+    verifier: str = ""  # the verifier's name when one checked the statements (KB_VERIFIER)
 
     @property
     def entries(self) -> int:
@@ -196,8 +207,43 @@ class Digest:
     def to_dict(self) -> dict:
         return {
             "date": self.date, "topic": self.topic, "model": self.model, "prompt_version": self.prompt_version,
-            "embedder": self.embedder, "generated_at": self.generated_at, "stats": self.stats,
+            "embedder": self.embedder, "verifier": self.verifier or None, "generated_at": self.generated_at,
+            "stats": self.stats, "checks": STATEMENT_CHECKS,
             "topics": [{"name": g.name, "description": g.description, "papers": g.paper_ids, "also_announced": g.also}
                        for g in self.groups],
             "papers": [self.papers[pid].to_dict() for pid in self.papers],
         }
+
+
+def _vetoed(s: Statement) -> bool:
+    return (s.verdict or {}).get("status") == REJECTED_BY_VERIFIER
+
+
+def _no_claim(s: Statement) -> bool:
+    v = s.verdict or {}
+    return v.get("status") == "no-answer" or v.get("reason") in ("not-a-claim", "duplicate")
+
+
+def check_notes(p: PaperDigest) -> list[str]:
+    """What happened to the paper's generated statements that are not shown as written, and why: failed the check,
+    rejected by the verifier (each replaced by a quote or dropped), or no claim at all (dropped)."""
+    st = p.statements()
+    replaced = [s for s in st if s.action == "replaced"]
+    dropped = [s for s in st if s.action == "dropped"]
+    failed = [s for s in dropped if not _no_claim(s)]
+    out = []
+    for group, outcome in ((replaced, "replaced by quotes"), (failed, "dropped")):
+        vetoed = sum(1 for s in group if _vetoed(s))
+        if len(group) - vetoed:
+            out.append(f"{_n(len(group) - vetoed)} not supported by the sources and {outcome}")
+        if vetoed:
+            out.append(f"{_n(vetoed)} rejected by the verifier and {outcome}")
+    skipped = len(dropped) - len(failed)
+    if skipped:
+        out.append(f"{_n(skipped)} not a claim (a heading, a fragment, a repeat or an echoed instruction) and "
+                   "dropped")
+    return out
+
+
+def _n(k: int) -> str:
+    return f"{k} generated statement was" if k == 1 else f"{k} generated statements were"

@@ -7,6 +7,9 @@ Two ways, chosen by `mode`:
   is shown as the quote it is; a failed one gives way to the assigned sentence itself, quoted.
 - "free" (bigger models, `--model` / `--llm-url`): one call per field asks the field's question over the field's
   sentences as numbered passages; every sentence of the reply goes through the same check against them.
+With a verifier (KB_VERIFIER, kb.backends.verifiers) each statement the check keeps (in transform mode: that is
+not a copy of its sentences) is also put to it; one it rejects is treated like one that failed the check.
+Each statement's `check` says what its shown text passed.
 """
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ from kb.digest.roles import RoledSentence, speaks_of_itself
 from kb.digest.types import Statement
 from kb.grounding.check import ground
 from kb.grounding.sentences import norm_text, parse_citations, quotable
-from kb.grounding.types import Passage
+from kb.grounding.types import CHECK_QUOTE, REJECTED_BY_VERIFIER, Passage
+from kb.grounding.verify import verify_kept
 from kb.prompts import DIGEST_FIELDS, digest_messages, transform_messages
 
 MODES = ("auto", "transform", "free")
@@ -50,6 +54,7 @@ class Writer:
     stats: dict
     mode: str = "transform"
     first_call: bool = True
+    verifier: object = None  # optional, kb.backends.verifiers: a second opinion on what the check keeps
 
     def _generate(self, messages: list[dict], max_tokens: int) -> tuple[str, bool]:
         # a paper's first call starts from a clean model state (its text never depends on the paper before it);
@@ -66,7 +71,7 @@ class Writer:
               verdict: dict | None = None) -> Statement:
         text = " ".join(" ".join(s.text.split()) for s in group)
         cites = list(dict.fromkeys(self.cite(s) for s in group))
-        return Statement(text, cites, action, generated, verdict, role=group[0].role, kind="quote")
+        return Statement(text, cites, action, generated, verdict, role=group[0].role, kind="quote", check=CHECK_QUOTE)
 
     def field(self, name: str, groups: list[list[RoledSentence]]) -> list[Statement]:
         if not groups:
@@ -112,10 +117,18 @@ class Writer:
         if _copies(clean, texts):  # the model returned its source: that is a quote, shown as one
             self.stats["copied"] += 1
             return self.quote(fallback, "quoted", reply, verdict)
+        if self.verifier is not None:  # a second opinion on what would be shown as the model's own statement
+            verify_kept(clean, first.verdict, [passage], self.verifier)
+            verdict = _verdict(first.verdict)
+            if first.verdict.status == REJECTED_BY_VERIFIER:
+                self.stats["replaced"] += 1
+                self.stats["rejected_by_verifier"] += 1
+                return self.quote(fallback, "replaced", reply, verdict)
         self.stats["kept"] += 1
         clean = clean if clean.endswith((".", "!", "?")) else clean + "."
         cites = list(dict.fromkeys(self.cite(s) for s in group))
-        return Statement(clean, cites, "kept", reply, verdict, role=group[0].role, kind="compressed")
+        return Statement(clean, cites, "kept", reply, verdict, role=group[0].role, kind="compressed",
+                         check=first.verdict.check)
 
     # ----------------------------------------------------------------------------------------- free-form
 
@@ -124,19 +137,22 @@ class Writer:
         passages = [Passage(n=i + 1, chunk_id="", paper_id="", title=self.title, text=" ".join(s.text.split()))
                     for i, s in enumerate(sentences)]
         reply, cut = self._generate(digest_messages(name, self.title, passages), _FREE_TOKENS.get(name, 100))
-        grounded = ground(reply, passages, self.embedder, mode="replace", focus=DIGEST_FIELDS[name])
+        grounded = ground(reply, passages, self.embedder, mode="replace", focus=DIGEST_FIELDS[name],
+                          verifier=self.verifier)
         out: list[Statement] = []
         last = len(grounded.sentences) - 1
         for i, gs in enumerate(grounded.sentences):
             clean = parse_citations(gs.original)[0]
             v = _verdict(gs.verdict)
-            if not gs.citations or gs.reason in ("not-a-claim", "duplicate") or not quotable(clean, self.title) or \
-                    (cut and i == last and not re.search(r"[.!?)\]]\W*$", clean)):
+            # no citations on a kept sentence: the model's "no answer" (a dropped one has none either: it failed)
+            if (gs.action == "kept" and not gs.citations) or gs.reason in ("not-a-claim", "duplicate") or \
+                    not quotable(clean, self.title) or (cut and i == last and not re.search(r"[.!?)\]]\W*$", clean)):
                 self.stats["not_claims"] += 1
                 out.append(Statement("", [], "dropped", gs.original, {**v, "reason": "not-a-claim"}))
                 continue
             self.stats["generated"] += 1
             self.stats[gs.action] += 1
+            self.stats["rejected_by_verifier"] += gs.verdict.status == REJECTED_BY_VERIFIER
             if gs.action == "dropped":
                 out.append(Statement("", [], "dropped", gs.original, {**v, "reason": "unsupported"}))
             elif gs.action == "replaced":
@@ -145,15 +161,19 @@ class Writer:
             else:
                 cited = [sentences[n - 1] for n in gs.citations]
                 cites = list(dict.fromkeys(self.cite(s) for s in cited))
-                out.append(Statement(clean, cites, "kept", gs.original, v, role=cited[0].role, kind="generated"))
+                out.append(Statement(clean, cites, "kept", gs.original, v, role=cited[0].role, kind="generated",
+                                     check=gs.verdict.check))
         if not any(s.shown for s in out):
             out.append(self.quote(groups[0]))
         return out
 
 
 def _verdict(v) -> dict:
-    return {"status": v.status, "score": v.score, "overlap": v.overlap, "similarity": v.similarity,
-            "missing": list(v.missing)}
+    d = {"status": v.status, "score": v.score, "overlap": v.overlap, "similarity": v.similarity,
+         "missing": list(v.missing)}
+    if v.verifier_score is not None:
+        d["verifier_score"] = v.verifier_score
+    return d
 
 
 def _copies(clean: str, sources: list[str]) -> bool:

@@ -30,7 +30,9 @@ from kb.grounding import align
 from kb.grounding.terms import (content_stems, entity_keys, fact_comparisons, fact_entities, makes_comparison,
                                 number_contexts, number_set)
 from kb.grounding.sentences import norm_text, looks_like_instruction, parse_citations, quotable, split_sentences
-from kb.grounding.types import Embedder, GroundedSentence, GroundedText, Passage, Thresholds, Verdict
+from kb.grounding.types import (CHECK_QUOTE, CHECK_WORDS, Embedder, GroundedSentence, GroundedText, Passage,
+                                Thresholds, Verdict)
+from kb.grounding.verify import Verifier, verify_kept
 
 
 # Bump when a change to the check can change a verdict: cached digests are keyed on it (kb.digest.day.paper_key).
@@ -311,7 +313,8 @@ def _is_claim(clean: str) -> bool:
 
 
 def ground(text: str, passages: Sequence[Passage], embedder: Embedder, mode: str = "replace",
-           thresholds: Thresholds | None = None, focus: str | None = None) -> GroundedText:
+           thresholds: Thresholds | None = None, focus: str | None = None,
+           verifier: Verifier | None = None) -> GroundedText:
     """Check every sentence of `text` against `passages`; keep, replace by a quote, or drop each one.
 
     mode="replace": a failed sentence becomes the best quote from its cited passages (or from all passages when
@@ -320,6 +323,8 @@ def ground(text: str, passages: Sequence[Passage], embedder: Embedder, mode: str
     question), the quote is the one of the same paper's checked passages that is both close enough to the
     failed sentence and closest to it and the focus on average, so it answers what was asked. mode="drop": failed sentences are always dropped.
     The model's "no answer" sentence is kept as is (it claims nothing).
+    `verifier` (optional, kb.grounding.verify): a second opinion on each sentence the check kept; one it rejects
+    is treated like a failed one. Each shown sentence's `verdict.check` says what it passed (CHECK_LABELS).
     """
     if mode not in ("replace", "drop"):
         raise ValueError(f"unknown grounding mode {mode!r} (replace | drop)")
@@ -352,6 +357,10 @@ def ground(text: str, passages: Sequence[Passage], embedder: Embedder, mode: str
         if not verdict.supported and verdict.citations:
             verdict = _recite(clean, vec, verdict, ev, t, embedder)
         if verdict.supported:
+            verdict.check = CHECK_WORDS
+            if verifier is not None:
+                verify_kept(clean, verdict, passages, verifier)
+        if verdict.supported:
             reason = "citation corrected" if cited and verdict.citations != cited else ""
             out.append(GroundedSentence(original, _render(clean, verdict.citations), verdict.citations, verdict,
                                         "kept", reason))
@@ -362,6 +371,7 @@ def ground(text: str, passages: Sequence[Passage], embedder: Embedder, mode: str
         if (mode == "replace" and quote and qn is not None and norm_text(quote) not in seen
                 and verdict.quote_similarity >= t.min_quote_similarity):
             seen.add(norm_text(quote))
+            verdict.check = CHECK_QUOTE
             body = quote.rstrip()
             body = body[:-1] if body.endswith(".") else body
             out.append(GroundedSentence(original, f"“{body}” [{qn}].", [qn], verdict, "replaced"))

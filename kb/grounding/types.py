@@ -39,6 +39,21 @@ class Thresholds:
     disabled: frozenset = frozenset()  # names of kb.grounding.align.RULES switched off (to measure each one)
 
 
+# What check a shown statement passed (Verdict.check): the label each renderer shows, compactly as a mark with a
+# legend. Never more than the check earned: "words" is the deterministic check (the statement's words, numbers
+# and their bindings are found together in the cited passages), which is not proof of meaning.
+CHECK_QUOTE = "quote"  # shown text is a verbatim quote from the source (no generated words)
+CHECK_WORDS = "words"  # generated; passed the deterministic check
+CHECK_VERIFIER = "verifier"  # generated; passed the deterministic check and the verifier (KB_VERIFIER)
+CHECK_LABELS = {
+    CHECK_QUOTE: "quote: verbatim from the source",
+    CHECK_WORDS: "checked: words, numbers and bindings",
+    CHECK_VERIFIER: "checked: words, numbers and bindings, and by the verifier",
+}
+CHECK_MARKS = {CHECK_QUOTE: "†", CHECK_WORDS: "✓", CHECK_VERIFIER: "✓✓"}
+REJECTED_BY_VERIFIER = "rejected-by-verifier"  # Verdict.status of a sentence the check kept and the verifier did not
+
+
 @dataclass
 class Verdict:
     status: str  # "supported" | "unsupported" | "no-citation" | "bad-citation"
@@ -52,6 +67,8 @@ class Verdict:
     quote_similarity: float = 0.0  # cosine between the best quote and the sentence
     citations: list[int] = field(default_factory=list)  # valid passage numbers the verdict is based on
     pair_overlap: float = 1.0  # share of the content words found within the best two cited passage sentences
+    check: str = ""  # what the shown text passed: CHECK_QUOTE | CHECK_WORDS | CHECK_VERIFIER; "" when not shown
+    verifier_score: float | None = None  # the verifier's entailment probability (None: no verifier ran)
 
     @property
     def supported(self) -> bool:
@@ -103,11 +120,13 @@ class GroundedText:
     def note(self) -> str:
         """A one-line account of what the check changed, e.g. for the footer of an answer ("" when nothing)."""
         parts = []
-        if self.replaced:
-            parts.append(f"{_n(self.replaced)} not supported by the sources and replaced by quotes")
-        dropped = sum(1 for s in self.sentences if s.reason == "unsupported")
-        if dropped:
-            parts.append(f"{_n(dropped)} not supported by the sources and dropped")
+        for failed, outcome in (([s for s in self.sentences if s.action == "replaced"], "replaced by quotes"),
+                                ([s for s in self.sentences if s.reason == "unsupported"], "dropped")):
+            vetoed = sum(1 for s in failed if s.verdict.status == REJECTED_BY_VERIFIER)
+            if len(failed) - vetoed:
+                parts.append(f"{_n(len(failed) - vetoed)} not supported by the sources and {outcome}")
+            if vetoed:
+                parts.append(f"{_n(vetoed)} rejected by the verifier and {outcome}")
         moved = sum(1 for s in self.sentences if s.reason == "citation corrected")
         if moved:
             parts.append(f"{moved} citation{' was' if moved == 1 else 's were'} moved to the passage of the same "
