@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from kb.backends.hfenv import prepare_hf_env
 from kb.types import KbError
 
 log = logging.getLogger(__name__)
@@ -158,14 +159,7 @@ class SentenceTransformerEmbedder(Embedder):
         with self._lock:
             if self._model is not None:
                 return self._model
-            if self._local_dir is not None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            # the library never draws progress bars; callers report progress (read when transformers is imported)
-            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-            # OpenMP workers that spin while waiting starve everything else on a small, busy machine (measured on
-            # 2 cores under load: query embedding 1,120 ms spinning vs 36 ms passive). Read when torch loads.
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            prepare_hf_env(local=self._local_dir is not None)
             try:
                 import torch
                 from sentence_transformers import SentenceTransformer

@@ -18,13 +18,13 @@ folder or hub id.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from kb.backends.hfenv import prepare_hf_env
 from kb.types import KbError
 
 log = logging.getLogger(__name__)
@@ -75,11 +75,7 @@ class CrossEncoderVerifier(Verifier):
         with self._lock:
             if self._model is not None:
                 return self._model
-            if Path(self.model_path_or_name).expanduser().is_dir():
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            prepare_hf_env(local=Path(self.model_path_or_name).expanduser().is_dir())
             try:
                 from sentence_transformers import CrossEncoder
             except ImportError as exc:
