@@ -130,24 +130,24 @@ def build_digest(day: str, catalog: Catalog, embedder, generator, *, topic: str 
     by_id = {r["id"]: r for r in rows}
     relevance = rank(catalog, [r["id"] for r in rows])  # {} with an empty library
     groups, also = _by_relevance(groups, relevance, topics, order, by_id)
-    order = list(dict.fromkeys(pid for _, ids in groups for pid in ids))
+    pids = list(dict.fromkeys(pid for _, ids in groups for pid in ids))
     if limit is not None:
-        order = order[:max(0, limit)]
-        groups = [(name, [pid for pid in ids if pid in order]) for name, ids in groups]
+        pids = pids[:max(0, limit)]
+        groups = [(name, [pid for pid in ids if pid in pids]) for name, ids in groups]
         groups = [(name, ids) for name, ids in groups if ids or also.get(name)]
-    keys = {c.paper_id: c for c in citations_for(catalog, order)}
+    keys = {c.paper_id: c for c in citations_for(catalog, pids)}
     model = getattr(generator, "name", "generator")
     embedder_name = getattr(embedder, "name", "embedder")
     mode = resolve_mode(mode, generator)
     done: dict[str, PaperDigest] = {}
     hits = 0
     t0 = time.perf_counter()
-    for i, pid in enumerate(order):
+    for i, pid in enumerate(pids):
         row = by_id[pid]
         key = paper_key(row, model, embedder_name, mode,
                         getattr(verifier, "key", "") if verifier is not None else "")
         cached = cache.get(key) if cache is not None and not refresh else None
-        progress("paper", index=i, total=len(order), title=row["title"], cached=cached is not None)
+        progress("paper", index=i, total=len(pids), title=row["title"], cached=cached is not None)
         if cached is not None:
             pd = PaperDigest.from_dict(cached)
             pd.cached = True
@@ -161,7 +161,7 @@ def build_digest(day: str, catalog: Catalog, embedder, generator, *, topic: str 
         pd.close_to = relevance[pid].close_title if pid in relevance else None
         pd.bibtex = bibtex_entry(keys[pid]) if pid in keys else ""
         done[pid] = pd
-    progress("paper", index=len(order), total=len(order), title="", cached=False)
+    progress("paper", index=len(pids), total=len(pids), title="", cached=False)
     described = {t.name: t.description for t in topics}
     result = Digest(
         date=day, topic=topic, groups=[TopicGroup(name, described.get(name, ""), ids, also.get(name, [])) for name, ids in groups],
