@@ -15,6 +15,7 @@ TEXT = ("MeshFlow reconstructs a dressed garment mesh from a single photo. A pos
         "the image. A texture decoder paints the garment surface in real time. MeshFlow does not require camera "
         "calibration at test time. The pose encoder is trained on 12,000 synthetic scans of dressed people. On the "
         "ClothBench test set MeshFlow reaches 71.5% surface accuracy with a chamfer error of 4.2 millimetres. "
+        "The renderer shades each frame, and a refiner removes seams from the mesh. "
         "Code and results are at https://meshflow.example.org/code.")
 P = [Passage(1, "m#0", "m", TITLE, TEXT, 1, "Abstract")]
 LENIENT = dict(min_similarity=0.0, min_pair_overlap=0.0)
@@ -35,6 +36,7 @@ FAITHFUL = [
     "MeshFlow does not need camera calibration at test time.",
     "On ClothBench, MeshFlow reaches 71.5% surface accuracy.",
     "The texture decoder paints the garment surface in real time.",
+    "MeshFlow uses the refiner to remove seams from the mesh.",
 ]
 
 
@@ -51,6 +53,9 @@ CASES = [
     # a true clause plus an invented connective clause (the scans train the pose encoder)
     ("facts", "A texture decoder paints the garment surface in real time at 71.5% accuracy."),  # a number bound
     # to the wrong thing
+    ("purpose", "MeshFlow uses the renderer to remove seams from the mesh."),  # an instrument credited with
+    # what another part of the same sentence does
+    ("facts", "Zebra decoders paint the garment surface in real time."),  # a subject the source never names
     ("qualifiers", "MeshFlow is the first to reconstruct a dressed garment mesh from a single photo."),  # novelty
     ("qualifiers", "A pose encoder accurately predicts the body pose from the image."),  # invented praise
     ("polarity", "The texture decoder fails to paint the garment surface in real time."),  # invented negation
@@ -81,6 +86,8 @@ def test_claim_shape_and_clauses():
     assert claim_shape("A texture decoder that paints the garment surface; 3") == "fragment"  # list debris
     assert claim_shape("The Garment Mesh Flow (GAMES) framework for human reconstruction") == "fragment"  # no verb
     assert claim_shape("These details are described in detail in the article.") == "meta-talk"
+    assert claim_shape("if you are using the pose encoder at test time.") == "fragment"  # a dependent clause
+    assert claim_shape("If the photo is blurred, the pose encoder fails.") == ""
     assert clauses("It renders scenes, which is then used as a baseline.") == ["It renders scenes",
                                                                               "which is then used as a baseline."]
 

@@ -11,14 +11,19 @@ with the passage's title -- that passes every rule below at once:
   bound together as in one source statement, not gathered from all over the passages);
 - clauses: each clause of the sentence (split at ", which", "; ", ", while", ", allowing" ...) holds at least
   `min_clause_overlap` of its own content words in that window (a true clause does not carry an invented one);
-- facts: every number and name of the sentence is in that window (facts bound together as the source binds them);
+- purpose: "using A to do B" needs A and B in one piece of a window sentence (between commas, "and", "which"):
+  the source has A do B, not A do one thing and another part B ("uses NeRF to estimate pose" when NeRF renders
+  training views and a network estimates pose);
+- facts: every number and name of the sentence is in that window (facts bound together as the source binds them),
+  and so is a capitalised first word ("Pink sang ...": a name or the subject, not a connective like "Moreover");
 - qualifiers: every evaluative, novelty or comparison word ("first", "novel", "significantly", "accurate",
   "robust", "better") is one the window uses too;
 - polarity: a sentence states a negation or absence ("does not", "fails to", "lacks") only when the window does,
   and does not drop a negation the window states about the same words.
 
 Independently of the window, `claim_shape` says why some text is no claim at all: a link, a heading or list
-fragment, or talk about the text ("the paper mentions ...", "described in detail in the article").
+fragment, a dependent clause cut from its sentence ("if you're using the Save As method"), or talk about the
+text ("the paper mentions ...", "described in detail in the article").
 
 Each rule has a name in RULES; `Thresholds.disabled` switches rules off one at a time to measure what each adds
 (bench/grounding_eval.py).
@@ -32,7 +37,7 @@ from typing import Iterable, Sequence
 from kb.grounding.terms import (FILLER, STOPWORDS, content_stems, entity_keys, fact_entities, fact_numbers,
                                 number_set, stem)
 
-RULES = ("claim_shape", "coverage", "binding", "clauses", "facts", "qualifiers", "polarity")
+RULES = ("claim_shape", "coverage", "binding", "purpose", "clauses", "facts", "qualifiers", "polarity")
 
 _TOKEN_RE = re.compile(r"[a-z]+(?:'t)?")
 
@@ -98,6 +103,13 @@ require remain become go create select add open click check keep set put sing sa
 found gave took got ran went came began led told said saw knew built grew wrote bought brought kept left lost met
 paid sent sold spent stood taught thought understood became fell felt
 """.split())
+_SUBORDINATORS = frozenset("if when whenever because although though while since unless whether which that or and but "
+                           "as so".split())
+_CONNECTIVES = frozenset("""
+additionally also furthermore moreover meanwhile finally first second third lastly despite however therefore thus
+hence overall instead similarly consequently nevertheless nonetheless besides likewise accordingly specifically
+notably importantly generally typically ultimately alternatively conversely otherwise indeed still yet then next
+""".split())
 _DANGLING = frozenset("is are was were the a an of and or than its their".split())
 _FINITE_HINT = frozenset("""
 is are was were be been being am has have had do does did can could will would may might shall should must
@@ -139,6 +151,8 @@ def claim_shape(sentence: str) -> str:
     letters = [t for t in re.findall(r"[A-Za-z][A-Za-z'’\-]*", sentence)]
     small = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "via", "with"}
     lower = [t for t in letters if t[0].islower() and t.lower() not in small]
+    if ws and ws[0] in _SUBORDINATORS and sentence.lstrip()[:1].islower():
+        return "fragment"  # "if you're using the Save As method": a dependent clause cut from its sentence
     if len(letters) < 4 or not lower or sentence.rstrip().endswith((":", ";", ",", "-")):
         return "fragment"  # a heading, a name list, a cut-off line
     if ws and ws[-1] in _DANGLING or any(not re.search(r"[A-Za-z]", c) for c in sentence.split(";")[1:]):
@@ -171,6 +185,7 @@ class Window:
     keys: set[str]
     negated: set[str]  # content stems of the words a negation in the window applies to ("not X Y Z")
     parts: tuple[set[str], ...] = ()  # a two-sentence window: each sentence's content stems (without the title's)
+    pieces: tuple[frozenset, ...] = ()  # the content stems of each comma- or clause-delimited piece
 
 
 @dataclass
@@ -180,6 +195,10 @@ class SentenceInfo:
     numbers: set[str]
     keys: set[str]
     negated: set[str]
+    pieces: tuple[frozenset, ...] = ()
+
+
+_PIECE_RE = re.compile(r"[,;:()]|\s(?:and|which|while|whereas|but|then)\s")
 
 
 def _negated_stems(ws: list[str], reach: int = 4) -> set[str]:
@@ -192,19 +211,20 @@ def _negated_stems(ws: list[str], reach: int = 4) -> set[str]:
 
 def sentence_info(sentence: str) -> SentenceInfo:
     ws = words(sentence)
+    pieces = tuple(frozenset(content_stems(p)) for p in _PIECE_RE.split(sentence))
     return SentenceInfo(content_stems(sentence), set(ws) | {stem(w) for w in ws}, number_set(sentence),
-                        entity_keys(sentence), _negated_stems(ws))
+                        entity_keys(sentence), _negated_stems(ws), pieces)
 
 
 def windows(n: int, infos: Sequence[SentenceInfo], title: str) -> list[Window]:
     """The windows of a passage numbered `n`: each sentence alone and each two adjacent, with the title's words."""
     t = sentence_info(title) if title else SentenceInfo(set(), set(), set(), set(), set())
-    out = [Window(n, s.stems | t.stems, s.words | t.words, s.numbers | t.numbers, s.keys | t.keys, s.negated)
-           for s in infos]
+    out = [Window(n, s.stems | t.stems, s.words | t.words, s.numbers | t.numbers, s.keys | t.keys, s.negated,
+                  pieces=s.pieces) for s in infos]
     for a, b in zip(infos, infos[1:]):
         out.append(Window(n, a.stems | b.stems | t.stems, a.words | b.words | t.words,
                           a.numbers | b.numbers | t.numbers, a.keys | b.keys | t.keys, a.negated | b.negated,
-                          (a.stems, b.stems)))
+                          (a.stems, b.stems), a.pieces + b.pieces))
     return out
 
 
@@ -221,6 +241,8 @@ class Claim:
     bound: set[str]  # the content stems the cited passages use somewhere (a window must hold them together)
     pairs: list[tuple[str, str, frozenset, frozenset]]  # content stems within a clause at most one content word
     # apart ("texture decoder", "decoder paint"), each with the clause's stems up to the first and from the second
+    lead: str = ""  # the sentence's first word when capitalised content ("Pink sang ..."): a name, or a subject
+    purposes: tuple = ()  # (instrument's last content stem, purpose verb stem): "using NeRF to estimate ..."
 
 
 # The frames a model puts around an answer to a digest question (kb.prompts.DIGEST_FIELDS) -- "This paper starts
@@ -252,9 +274,25 @@ def claim(sentence: str, pool: set[str] | None = None) -> Claim:
                if w not in STOPWORDS and w not in FILLER and len(w) > 1]  # as content_stems reads them
         pairs += [(seq[i], seq[j], frozenset(seq[: i + 1]), frozenset(seq[j:]))
                   for i in range(len(seq)) for j in (i + 1, i + 2) if j < len(seq) and seq[i] != seq[j]]
+    first = re.match(r"\s*([A-Z][a-z]+)\s+[a-z]", sentence)  # "Pink sang", not "Norman Borlaug", "Single-use"
+    lead = first.group(1) if first and first.group(1).lower() not in STOPWORDS | FILLER | _CONNECTIVES else ""
+    purposes = []
+    for m in _PURPOSE_RE.finditer(sentence):
+        tool, verb = stem_list(m.group(1)), stem_list(m.group(2))
+        if tool and verb:
+            purposes.append((tool[-1], verb[0]))
     return Claim(stems, clause_stems, fact_numbers(sentence), fact_entities(sentence), qualifiers(ws),
                  _negated_stems(ws),
-                 stems & pool if pool is not None else stems, pairs)
+                 stems & pool if pool is not None else stems, pairs, lead, tuple(purposes))
+
+
+_PURPOSE_RE = re.compile(r"\b(?:using|uses|use|used|leverag(?:es|ing|e)|employ(?:s|ing)?|via)\s+([^,;]{3,80}?)\s+"
+                         r"to\s+([a-z]+)", re.I)
+
+
+def stem_list(text: str) -> list[str]:
+    return [stem(w) for w in re.findall(r"[a-z]+", text.lower()) if w not in STOPWORDS and w not in FILLER
+            and len(w) > 1]
 
 
 def _share(stems: set[str], window: set[str]) -> float:
@@ -275,6 +313,11 @@ def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
             if (x in a_part) != (y in a_part) and (x in b_part) != (y in b_part) and {x, y} <= w.stems:
                 out.append(f"binding ({x} {y})")
                 break
+    if "purpose" not in disabled:
+        for tool, verb in c.purposes:
+            if tool in w.stems and not any(tool in p and verb in p for p in w.pieces):
+                out.append(f"purpose ({tool} to {verb})")  # "using A to do B" where the source has A do something else
+                break
     if "clauses" not in disabled:
         for cs in c.clause_stems:
             if _share(cs, w.stems) < min_clause_overlap:
@@ -283,6 +326,8 @@ def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
     if "facts" not in disabled:
         out += [shown for shown, key in c.numbers if key not in w.numbers]
         out += [name for name, keys in c.entities if not any(k in w.keys for k in keys)]
+        if c.lead and c.lead.lower() not in w.words and stem(c.lead.lower()) not in w.words:
+            out.append(c.lead)  # the sentence's subject, or a name at its start, is not in the window
     if "qualifiers" not in disabled:
         for key, word in c.qualifiers.items():
             backing = f"{_QUALIFIER_FAMILIES[key]} {_ALSO_BACKED_BY.get(key, '')}".split()

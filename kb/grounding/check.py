@@ -36,7 +36,7 @@ from kb.grounding.verify import Verifier, verify_kept
 
 
 # Bump when a change to the check can change a verdict: cached digests are keyed on it (kb.digest.day.paper_key).
-GROUNDING_VERSION = "4"  # 4: a sentence must align onto one window of its passages (kb.grounding.align)
+GROUNDING_VERSION = "5"  # 5: a capitalised first word must be in the window; cut-off dependent clauses fail
 
 
 # ---------------------------------------------------------------------------------------------------------------
