@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from kb_cli.common import ProgressBars, err, errors_to_exit, fail, info, print_json, session, state
+from kb_cli.common import ProgressBars, err, errors_to_exit, fail, info, out, print_json, session, state
 
 EXIT_TEMPFAIL = 75  # sysexits EX_TEMPFAIL: offline, rate-limited or not announced yet; a scheduler retries later
 
@@ -128,15 +128,15 @@ def fetch(
 
 def _render(r) -> None:
     if r.nothing_announced:
-        print(f"arXiv announced nothing on {r.date}; nearest announced dates: {', '.join(r.nearest)}")
+        out(f"arXiv announced nothing on {r.date}; nearest announced dates: {', '.join(r.nearest)}")
         return
     what = f"{r.date} (announced)" if r.mode == "announced" else f"{r.since} to {r.until} (dated by submission)"
     width = max([len(t.name) for t in r.topics] + [5])
     for t in r.topics:
-        print(f"{t.name:<{width}}  {t.found:>4} found  {t.new:>4} new  {t.updated:>4} updated  "
+        out(f"{t.name:<{width}}  {t.found:>4} found  {t.new:>4} new  {t.updated:>4} updated  "
               f"{t.skipped:>4} skipped" + (f"  {t.pdfs} PDFs" if t.pdfs else ""))
     verb = "would store" if r.dry_run else ("already fetched" if r.already_done else "stored")
-    print(f"{what}: {verb} {len(r.papers)} papers ({r.count('new')} new, {r.count('updated')} updated); "
+    out(f"{what}: {verb} {len(r.papers)} papers ({r.count('new')} new, {r.count('updated')} updated); "
           f"{r.requests} requests sent, {r.cached} answered from today's cache, {r.waited:.1f} s waited")
 
 
@@ -179,7 +179,7 @@ def daily(
     if as_json:
         print_json(report.to_dict())
     else:
-        print(report.message)
+        out(report.message)
     if report.state == "not announced yet":
         raise typer.Exit(EXIT_TEMPFAIL)
     if report.fetch is not None and report.fetch.errors:

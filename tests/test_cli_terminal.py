@@ -66,3 +66,20 @@ def test_progress_notes_carry_no_escapes_or_markup(capsys):
     assert "papers" in text  # the bar was drawn
     assert "\x1b]52" not in text and "QQ==" not in text and "\x1b]8;" not in text
     assert "[link=http://e/]x[/link]" in text  # shown as text, not turned into a hyperlink
+
+
+def test_fetch_report_lines_are_terminal_safe(capsys):
+    """`kb fetch` / `kb daily` print arXiv's dates and the user's topic names through the terminal-safe path."""
+    from types import SimpleNamespace
+
+    from kb_cli.fetch_cmd import _render
+
+    topic = SimpleNamespace(name=f"Splat{OSC52}", found=1, new=1, updated=0, skipped=0, pdfs=0)
+    report = SimpleNamespace(nothing_announced=False, mode="announced", date=f"2024-04-02{OSC8}", topics=[topic],
+                             dry_run=False, already_done=False, papers=[1], count=lambda kind: 1, requests=1,
+                             cached=0, waited=0.0)
+    _render(report)
+    report.nothing_announced, report.nearest = True, [f"2024-04-01{COLOUR}"]
+    _render(report)
+    shown = capsys.readouterr().out
+    assert "Splat" in shown and "2024-04-01" in shown and not _CONTROL.search(shown.replace("\n", ""))
