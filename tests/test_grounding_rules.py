@@ -16,6 +16,7 @@ TEXT = ("MeshFlow reconstructs a dressed garment mesh from a single photo. A pos
         "calibration at test time. The pose encoder is trained on 12,000 synthetic scans of dressed people. On the "
         "ClothBench test set MeshFlow reaches 71.5% surface accuracy with a chamfer error of 4.2 millimetres. "
         "The renderer shades each frame, and a refiner removes seams from the mesh. "
+        "Unlike earlier scanners, the refiner runs on a phone. "
         "Code and results are at https://meshflow.example.org/code.")
 P = [Passage(1, "m#0", "m", TITLE, TEXT, 1, "Abstract")]
 LENIENT = dict(min_similarity=0.0, min_pair_overlap=0.0)
@@ -37,6 +38,7 @@ FAITHFUL = [
     "On ClothBench, MeshFlow reaches 71.5% surface accuracy.",
     "The texture decoder paints the garment surface in real time.",
     "MeshFlow uses the refiner to remove seams from the mesh.",
+    "The refiner runs on a phone.",  # one word shared with what "Unlike earlier scanners" negates: no negation
 ]
 
 

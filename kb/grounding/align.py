@@ -19,7 +19,8 @@ with the passage's title -- that passes every rule below at once:
 - qualifiers: every evaluative, novelty or comparison word ("first", "novel", "significantly", "accurate",
   "robust", "better") is one the window uses too;
 - polarity: a sentence states a negation or absence ("does not", "fails to", "lacks") only when the window does,
-  and does not drop a negation the window states about the same words.
+  and does not drop a negation the window states about the same words (two or more of them: one shared word is
+  often chance -- "No. 20 on the chart", "unlike ISM, which ...").
 
 Independently of the window, `claim_shape` says why some text is no claim at all: a link, a heading or list
 fragment, a dependent clause cut from its sentence ("if you're using the Save As method"), or talk about the
@@ -337,7 +338,7 @@ def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
         said = c.negated - {"_"}
         if c.negated and not (said & w.negated if said and w.negated - {"_"} else w.negated):
             out.append("negation")  # "does not", "fails to": the window negates none of what the sentence does
-        elif not c.negated and (w.negated - {"_"}) & c.stems:
+        elif not c.negated and len((w.negated - {"_"}) & c.stems) >= 2:
             out.append("dropped negation")  # the window negates words the sentence affirms
     return out
 
