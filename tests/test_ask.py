@@ -281,3 +281,16 @@ def test_a_gray_zone_question_is_answered_when_its_top_paper_clearly_leads(kb):
     assert not shown.abstained and shown.sentences[0].action == "replaced"  # shown as a replacement quote
     ans = answer(SLICE_Q, catalog, emb, store, invented, relevance=dataclasses.replace(strict, rescue_margin=0.0))
     assert ans.abstained and ans.sources == []
+
+
+def test_a_question_word_echoed_into_the_answer_must_be_in_the_cited_sentence(kb):
+    """The model puts the question's verb into a sentence whose source says something else ("recognises actions
+    from thin planes": the source says the thin planes keep a spatial axis and time, not what recognises what)."""
+    catalog, emb, store = kb
+    echo = "SliceFormer recognises actions from thin planes that keep one spatial axis and the time axis [1]."
+    ans = answer(SLICE_Q, catalog, emb, store, FakeGenerator([echo]))
+    assert not ans.abstained and not any(s.action == "kept" for s in ans.sentences)
+    assert any("question words" in m for s in ans.sentences for m in s.verdict.missing)
+    faithful = "SliceFormer cuts each clip into thin planes that keep one spatial axis and the time axis [1]."
+    ans = answer(SLICE_Q, catalog, emb, store, FakeGenerator([faithful]))
+    assert [s.action for s in ans.sentences] == ["kept"]

@@ -76,7 +76,22 @@ def test_each_rule_catches_its_error_class(rule, sentence, emb):
 
 
 def test_all_rules_are_exercised():
-    assert {rule for rule, _ in CASES} == set(RULES)
+    assert {rule for rule, _ in CASES} | {"question"} == set(RULES)
+
+
+def test_question_words_echoed_into_a_sentence_must_be_in_its_window(emb):
+    """kb ask: a small model copies the question's words into a sentence about something close ("estimates" when
+    the source says "predicts"); without the question the same paraphrase passes."""
+    sentence, question = "The pose encoder estimates the body pose from the image [1].", "Which module estimates pose?"
+    t = Thresholds(**LENIENT)
+    assert check_sentence(sentence, P, emb, t).status == "supported"
+    echoed = check_sentence(sentence, P, emb, t, question=question)
+    assert echoed.status == "unsupported" and any(m.startswith("question words") for m in echoed.missing)
+    off = Thresholds(**LENIENT, disabled=frozenset({"question"}))
+    assert check_sentence(sentence, P, emb, off, question=question).status == "supported"
+    assert check_sentence("A pose encoder predicts the body pose from the image [1].", P, emb, t,
+                          question="Which method predicts pose?").status == "supported"  # words the window has
+    assert ground(sentence, P, emb, thresholds=t, question=question).kept == 0
 
 
 def test_claim_shape_and_clauses():

@@ -259,7 +259,7 @@ def answer(question: str, catalog, embedder, store, generator, *, k: int = 5, fi
         t2 = time.perf_counter()
         text = clean_generation(raw)
         grounded = ground(text, evidence_passages(text, fitted), embedder, mode="replace",
-                          thresholds=grounding, focus=question, verifier=verifier).sentences
+                          thresholds=grounding, focus=question, verifier=verifier, question=question).sentences
         timings["grounding_ms"] = round((time.perf_counter() - t2) * 1000, 1)
     shown = [s for s in grounded if s.shown and s.citations]
     note = _note(grounded)

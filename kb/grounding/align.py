@@ -14,6 +14,8 @@ with the passage's title -- that passes every rule below at once:
 - purpose: "using A to do B" needs A and B in one piece of a window sentence (between commas, "and", "which"):
   the source has A do B, not A do one thing and another part B ("uses NeRF to estimate pose" when NeRF renders
   training views and a network estimates pose);
+- question (kb ask): a word the sentence shares with the user's question is in that window too (a small model
+  echoes the question into a true sentence about something else);
 - facts: every number and name of the sentence is in that window (facts bound together as the source binds them),
   and so is a capitalised first word ("Pink sang ...": a name or the subject, not a connective like "Moreover");
 - qualifiers: every evaluative, novelty or comparison word ("first", "novel", "significantly", "accurate",
@@ -38,7 +40,7 @@ from typing import Iterable, Sequence
 from kb.grounding.terms import (FILLER, STOPWORDS, content_stems, entity_keys, fact_entities, fact_numbers,
                                 number_set, stem)
 
-RULES = ("claim_shape", "coverage", "binding", "purpose", "clauses", "facts", "qualifiers", "polarity")
+RULES = ("claim_shape", "coverage", "binding", "purpose", "clauses", "facts", "qualifiers", "polarity", "question")
 
 _TOKEN_RE = re.compile(r"[a-z]+(?:'t)?")
 
@@ -244,6 +246,7 @@ class Claim:
     # apart ("texture decoder", "decoder paint"), each with the clause's stems up to the first and from the second
     lead: str = ""  # the sentence's first word when capitalised content ("Pink sang ..."): a name, or a subject
     purposes: tuple = ()  # (instrument's last content stem, purpose verb stem): "using NeRF to estimate ..."
+    asked: frozenset = frozenset()  # the sentence's words that come from the user's question
 
 
 # The frames a model puts around an answer to a digest question (kb.prompts.DIGEST_FIELDS) -- "This paper starts
@@ -260,7 +263,7 @@ _FRAME_RE = re.compile(
     re.I)
 
 
-def claim(sentence: str, pool: set[str] | None = None) -> Claim:
+def claim(sentence: str, pool: set[str] | None = None, asked: frozenset = frozenset()) -> Claim:
     """`pool`: the content stems of all cited passages (words found nowhere are the overlap rule's business)."""
     ws = words(sentence)
     sentence = _FRAME_RE.sub("", sentence)
@@ -284,7 +287,7 @@ def claim(sentence: str, pool: set[str] | None = None) -> Claim:
             purposes.append((tool[-1], verb[0]))
     return Claim(stems, clause_stems, fact_numbers(sentence), fact_entities(sentence), qualifiers(ws),
                  _negated_stems(ws),
-                 stems & pool if pool is not None else stems, pairs, lead, tuple(purposes))
+                 stems & pool if pool is not None else stems, pairs, lead, tuple(purposes), frozenset(stems & asked))
 
 
 _PURPOSE_RE = re.compile(r"\b(?:using|uses|use|used|leverag(?:es|ing|e)|employ(?:s|ing)?|via)\s+([^,;]{3,80}?)\s+"
@@ -294,6 +297,9 @@ _PURPOSE_RE = re.compile(r"\b(?:using|uses|use|used|leverag(?:es|ing|e)|employ(?
 def stem_list(text: str) -> list[str]:
     return [stem(w) for w in re.findall(r"[a-z]+", text.lower()) if w not in STOPWORDS and w not in FILLER
             and len(w) > 1]
+
+
+QUESTION_MISSES = 1  # question words a window may lack before the sentence fails
 
 
 def _share(stems: set[str], window: set[str]) -> float:
@@ -319,6 +325,8 @@ def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
             if tool in w.stems and not any(tool in p and verb in p for p in w.pieces):
                 out.append(f"purpose ({tool} to {verb})")  # "using A to do B" where the source has A do something else
                 break
+    if "question" not in disabled and len(c.asked - w.stems) >= QUESTION_MISSES:
+        out.append(f"question words ({' '.join(sorted(c.asked - w.stems))})")  # echoed, not found here
     if "clauses" not in disabled:
         for cs in c.clause_stems:
             if _share(cs, w.stems) < min_clause_overlap:

@@ -36,7 +36,7 @@ from kb.grounding.verify import Verifier, verify_kept
 
 
 # Bump when a change to the check can change a verdict: cached digests are keyed on it (kb.digest.day.paper_key).
-GROUNDING_VERSION = "5"  # 5: a capitalised first word must be in the window; cut-off dependent clauses fail
+GROUNDING_VERSION = "5"  # 5: purpose and lead-word rules, cut-off dependent clauses fail; kb ask: question words
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -97,7 +97,8 @@ def _embed(embedder: Embedder, texts: list[str]) -> np.ndarray:
     return vecs / np.where(norms == 0, 1.0, norms)
 
 
-def _judge(clean: str, vec: np.ndarray, evs: list[_Evidence], t: Thresholds) -> Verdict:
+def _judge(clean: str, vec: np.ndarray, evs: list[_Evidence], t: Thresholds,
+           asked: frozenset = frozenset()) -> Verdict:
     """Score `clean` (a sentence without markers, embedded as `vec`) against the union of `evs`."""
     stems = content_stems(clean)
     pool_stems = set().union(*(e.stems for e in evs)) if evs else set()
@@ -126,22 +127,24 @@ def _judge(clean: str, vec: np.ndarray, evs: list[_Evidence], t: Thresholds) -> 
     ok = (len(stems) >= t.min_content_words and overlap >= t.min_overlap and pair >= t.min_pair_overlap
           and similarity >= t.min_similarity)
     if ok and not missing:
-        missing += _aligned(clean, evs, t)
+        missing += _aligned(clean, evs, t, asked)
     status = "supported" if ok and not missing else "unsupported"
     return Verdict(status, round((overlap + similarity) / 2, 4), round(overlap, 4), round(similarity, 4),
                    list(dict.fromkeys(missing)), quote, quote_n, round(max(quote_sim, 0.0), 4),
                    [e.passage.n for e in evs], round(pair, 4))
 
 
-def _aligned(clean: str, evs: list[_Evidence], t: Thresholds) -> list[str]:
-    """What keeps `clean` from aligning onto one window of `evs` (kb.grounding.align); [] when it aligns."""
+def _aligned(clean: str, evs: list[_Evidence], t: Thresholds, asked: frozenset = frozenset()) -> list[str]:
+    """What keeps `clean` from aligning onto one window of `evs` (kb.grounding.align); [] when it aligns.
+    `asked`: the content stems of the user's question (kb ask), which the window must hold where the sentence
+    uses them."""
     if "claim_shape" not in t.disabled:
         shape = align.claim_shape(clean)
         if shape:
             return [f"not a claim ({shape})"]
     pool = set().union(*(w.stems for e in evs for w in e.windows))
-    _, fails = align.best_window(align.claim(clean, pool), [w for e in evs for w in e.windows], t.min_window_overlap,
-                                 t.min_clause_overlap, t.disabled)
+    _, fails = align.best_window(align.claim(clean, pool, asked), [w for e in evs for w in e.windows],
+                                 t.min_window_overlap, t.min_clause_overlap, t.disabled)
     return fails
 
 
@@ -164,19 +167,19 @@ def _pair_overlap(stems: set[str], sentences: list[set[str]]) -> float:
 
 
 def _check(clean: str, cited: list[int], vec: np.ndarray, ev: dict[int, _Evidence], t: Thresholds,
-           embedder: Embedder) -> Verdict:
+           embedder: Embedder, asked: frozenset = frozenset()) -> Verdict:
     valid = [n for n in cited if n in ev]
     if cited and not valid:
-        v = _judge(clean, vec, [], t)
+        v = _judge(clean, vec, [], t, asked)
         v.status, v.citations = "bad-citation", []
         return v
     if valid:
         _embed_evidence([ev[n] for n in valid], embedder)
-        return _judge(clean, vec, [ev[n] for n in valid], t)
+        return _judge(clean, vec, [ev[n] for n in valid], t, asked)
     # No citation: try each passage alone and attach the best one if it supports the sentence.
     if not ev:
         return Verdict("no-citation", 0.0, 0.0, 0.0)
-    best, closest = _each_alone(clean, vec, list(ev.values()), t, embedder)
+    best, closest = _each_alone(clean, vec, list(ev.values()), t, embedder, asked)
     if not best.supported:
         best.status = "no-citation"
         # the quote may come from any passage: take the closest across all of them
@@ -186,17 +189,17 @@ def _check(clean: str, cited: list[int], vec: np.ndarray, ev: dict[int, _Evidenc
 
 
 def _each_alone(clean: str, vec: np.ndarray, evs: list[_Evidence], t: Thresholds,
-                embedder: Embedder) -> tuple[Verdict, Verdict]:
+                embedder: Embedder, asked: frozenset = frozenset()) -> tuple[Verdict, Verdict]:
     """`clean` judged against each of `evs` (non-empty) on its own: the best verdict (a supported one first), and
     the one whose replacement quote is closest to the sentence."""
     _embed_evidence(evs, embedder)
-    verdicts = [_judge(clean, vec, [e], t) for e in evs]
+    verdicts = [_judge(clean, vec, [e], t, asked) for e in evs]
     return (max(verdicts, key=lambda v: (v.supported, v.score)),
             max(verdicts, key=lambda v: v.quote_similarity))
 
 
 def _recite(clean: str, vec: np.ndarray, failed: Verdict, ev: dict[int, _Evidence], t: Thresholds,
-            embedder: Embedder) -> Verdict:
+            embedder: Embedder, asked: frozenset = frozenset()) -> Verdict:
     """A sentence its cited passages do not support, checked against the other passages of the same paper(s).
 
     Small models often cite the right paper's wrong chunk (the title block instead of the abstract). When another
@@ -208,7 +211,7 @@ def _recite(clean: str, vec: np.ndarray, failed: Verdict, ev: dict[int, _Evidenc
     others = [e for n, e in ev.items() if e.passage.paper_id in papers and n not in failed.citations]
     if not others:
         return failed
-    best, closest = _each_alone(clean, vec, others, t, embedder)
+    best, closest = _each_alone(clean, vec, others, t, embedder, asked)
     if best.supported:
         return best
     if closest.quote_similarity > failed.quote_similarity:
@@ -260,7 +263,7 @@ def closest_sentences(focus: str, passages: Sequence[Passage], embedder: Embedde
 
 
 def check_sentence(sentence: str, cited: Sequence[Passage], embedder: Embedder,
-                   thresholds: Thresholds | None = None) -> Verdict:
+                   thresholds: Thresholds | None = None, question: str | None = None) -> Verdict:
     """Check one sentence against the passages it cites.
 
     Citation markers in `sentence` pick passages from `cited` by number; a marker naming no passage in `cited`
@@ -271,7 +274,15 @@ def check_sentence(sentence: str, cited: Sequence[Passage], embedder: Embedder,
     clean, numbers = parse_citations(sentence)
     ev = _evidence(cited)
     vec = _embed(embedder, [clean])[0]
-    return _check(clean, numbers, vec, ev, t, embedder)
+    return _check(clean, numbers, vec, ev, t, embedder, _asked(question))
+
+
+# Words of a question that name no fact ("Which method ...?"): a sentence may use them freely.
+_GENERIC_ASKED = content_stems("method methods technique techniques framework frameworks system systems way ways")
+
+
+def _asked(question: str | None) -> frozenset:
+    return frozenset(content_stems(question) - _GENERIC_ASKED) if question else frozenset()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -314,7 +325,7 @@ def _is_claim(clean: str) -> bool:
 
 def ground(text: str, passages: Sequence[Passage], embedder: Embedder, mode: str = "replace",
            thresholds: Thresholds | None = None, focus: str | None = None,
-           verifier: Verifier | None = None) -> GroundedText:
+           verifier: Verifier | None = None, question: str | None = None) -> GroundedText:
     """Check every sentence of `text` against `passages`; keep, replace by a quote, or drop each one.
 
     mode="replace": a failed sentence becomes the best quote from its cited passages (or from all passages when
@@ -325,10 +336,13 @@ def ground(text: str, passages: Sequence[Passage], embedder: Embedder, mode: str
     The model's "no answer" sentence is kept as is (it claims nothing).
     `verifier` (optional, kb.grounding.verify): a second opinion on each sentence the check kept; one it rejects
     is treated like a failed one. Each shown sentence's `verdict.check` says what it passed (CHECK_LABELS).
+    `question` (kb ask): the user's question; a sentence may use its words only where the cited window does
+    (a small model echoes the question into a true sentence about something else).
     """
     if mode not in ("replace", "drop"):
         raise ValueError(f"unknown grounding mode {mode!r} (replace | drop)")
     t = thresholds or Thresholds()
+    asked = _asked(question)
     ev = _evidence(passages)
     raw = split_sentences(text)
     parsed = []
@@ -353,9 +367,9 @@ def ground(text: str, passages: Sequence[Passage], embedder: Embedder, mode: str
             out.append(GroundedSentence(original, "", [], Verdict("no-citation", 0, 0, 0), "dropped", reason))
             continue
         seen.add(norm_text(clean))
-        verdict = _check(clean, cited, vec, ev, t, embedder)
+        verdict = _check(clean, cited, vec, ev, t, embedder, asked)
         if not verdict.supported and verdict.citations:
-            verdict = _recite(clean, vec, verdict, ev, t, embedder)
+            verdict = _recite(clean, vec, verdict, ev, t, embedder, asked)
         if verdict.supported:
             verdict.check = CHECK_WORDS
             if verifier is not None:
