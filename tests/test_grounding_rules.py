@@ -124,3 +124,22 @@ def test_a_name_ending_in_a_capital_s_is_no_plural(emb):
                  "uniform atoms.", 1, "")]
     assert check_sentence("AtomG constrains Gaussians of various sizes into uniform atoms [1].", p, emb,
                           Thresholds(**LENIENT)).missing == ["AtomG"]
+
+
+def test_the_title_lends_its_names_not_its_topic_words(emb):
+    """The title's generic words ("Garment Reconstruction") no longer hold a sentence together: the pose encoder
+    predicts pose; nothing says it serves garment reconstruction. Its names still count ("MeshFlow")."""
+    t = Thresholds(**LENIENT)
+    assert check_sentence("The pose encoder predicts the body pose for garment reconstruction [1].", P, emb,
+                          t).status == "unsupported"
+    p = [Passage(1, "m#0", "m", TITLE, "The method runs the pose encoder before the texture decoder.", 1, "")]
+    assert check_sentence("MeshFlow runs the pose encoder before the texture decoder [1].", p, emb,
+                          t).status == "supported"
+
+
+def test_title_names_are_its_names_not_its_title_case_words():
+    from kb.grounding.align import title_names
+
+    assert set(title_names("MeshFlow: Garment Reconstruction from One Photo")) == {"MeshFlow"}
+    assert set(title_names("TD-NeRF: Truncated Depth Prior for Joint Camera Pose Optimization")) == {"TD-NeRF"}
+    assert set(title_names("Direct Learning of Mesh and Appearance via 3D Gaussian Splatting")) == {"3D"}

@@ -220,14 +220,33 @@ def sentence_info(sentence: str) -> SentenceInfo:
 
 
 def windows(n: int, infos: Sequence[SentenceInfo], title: str) -> list[Window]:
-    """The windows of a passage numbered `n`: each sentence alone and each two adjacent, with the title's words."""
-    t = sentence_info(title) if title else SentenceInfo(set(), set(), set(), set(), set())
+    """The windows of a passage numbered `n`: each sentence alone and each two adjacent, with the title's names.
+
+    Only the names (kb.grounding.align.title_names), numbers and name keys of the title join each window: its
+    other words would let a sentence bind anything to the paper's topic ("supports manipulation with end-to-end
+    learning of mesh and appearance" held together by the title "Direct Learning of Mesh and Appearance").
+    Measured against the whole title: AttributionBench dev kept-precision 0.875 -> 0.881, recall 0.316 -> 0.309;
+    audit file bad statements rejected 78% -> 86%, SUPPORTED kept 55% -> 49% (the three lost restate the
+    title: "starts from the problem of creating 3D Gaussians for mirror reflection reconstruction"). A window
+    of the title alone, tried as well, let one more bad statement through and kept no more good ones."""
+    full = sentence_info(title) if title else SentenceInfo(set(), set(), set(), set(), set())
+    names = sentence_info(" ".join(title_names(title))) if title else full
+    t = SentenceInfo(names.stems, names.words, full.numbers, full.keys, set())
     out = [Window(n, s.stems | t.stems, s.words | t.words, s.numbers | t.numbers, s.keys | t.keys, s.negated,
                   pieces=s.pieces) for s in infos]
     for a, b in zip(infos, infos[1:]):
         out.append(Window(n, a.stems | b.stems | t.stems, a.words | b.words | t.words,
                           a.numbers | b.numbers | t.numbers, a.keys | b.keys | t.keys, a.negated | b.negated,
                           (a.stems, b.stems), a.pieces + b.pieces))
+    return out
+
+
+def title_names(title: str) -> list[str]:
+    """The names in a title, whatever its capitalisation: what precedes a colon ("MeshFlow: ..."), CamelCase,
+    acronyms and words with digits ("3DGS", "NeRF", "Kinetics-400"); not its title-cased ordinary words."""
+    head, colon, _ = title.partition(":")
+    out = head.split() if colon and len(head.split()) <= 3 else []
+    out += re.findall(r"\b[\w-]*(?:[a-z][A-Z]|[A-Z]{2}|\d)[\w-]*\b", title)
     return out
 
 

@@ -36,7 +36,7 @@ from kb.grounding.verify import Verifier, verify_kept
 
 
 # Bump when a change to the check can change a verdict: cached digests are keyed on it (kb.digest.day.paper_key).
-GROUNDING_VERSION = "5"  # 5: purpose and lead-word rules, cut-off dependent clauses fail; kb ask: question words
+GROUNDING_VERSION = "5"  # 5: purpose, lead-word, title-names rules; cut-off clauses fail; kb ask: question words
 
 
 # ---------------------------------------------------------------------------------------------------------------
