@@ -105,6 +105,9 @@ def test_claim_shape_and_clauses():
     assert claim_shape("These details are described in detail in the article.") == "meta-talk"
     assert claim_shape("if you are using the pose encoder at test time.") == "fragment"  # a dependent clause
     assert claim_shape("If the photo is blurred, the pose encoder fails.") == ""
+    assert claim_shape("The 3D VTON: A new approach to editing with images.") == "fragment"  # heading: noun phrase
+    assert claim_shape("Results: the pose encoder reaches 71% accuracy.") == ""
+    assert claim_shape("The model generates images of faces.") == ""
     assert clauses("It renders scenes, which is then used as a baseline.") == ["It renders scenes",
                                                                               "which is then used as a baseline."]
 

@@ -21,11 +21,16 @@ from kb.digest.roles import RoledSentence, speaks_of_itself
 from kb.digest.types import Statement
 from kb.grounding.check import ground
 from kb.grounding.sentences import norm_text, parse_citations, quotable
-from kb.grounding.types import CHECK_QUOTE, REJECTED_BY_VERIFIER, Passage
+from kb.grounding.types import CHECK_QUOTE, REJECTED_BY_VERIFIER, Passage, Thresholds
 from kb.grounding.verify import verify_kept
 from kb.prompts import DIGEST_FIELDS, digest_messages, transform_messages
 
 MODES = ("auto", "transform", "free")
+
+# A transformation (compress, merge, restate as a step or takeaway) needs no word its sentences do not have, give or
+# take a synonym (kb.grounding.synonyms): a new content word is an invention ("a step-by-step approach", "to
+# evaluate the performance of agents", "active dereliction" for "debris removal").
+TRANSFORM_CHECK = Thresholds(max_new_words=0)
 
 # which transformation each field asks for (one sentence: first name; two sentences: second)
 _TASK = {"summary": ("summary", "summary"), "steps": ("step", "merge"), "takeaways": ("takeaway", "merge"),
@@ -91,7 +96,7 @@ class Writer:
         budget = min(72, self.generator.count_tokens(source) + 8)
         reply, cut = self._generate(transform_messages(task, self.title, texts), budget)
         passage = Passage(n=1, chunk_id="", paper_id="", title=self.title, text=source)
-        grounded = ground(reply, [passage], self.embedder, mode="drop")
+        grounded = ground(reply, [passage], self.embedder, mode="drop", thresholds=TRANSFORM_CHECK)
         first = next((gs for gs in grounded.sentences if parse_citations(gs.original)[0].strip()), None)
         if first is None:
             self.stats["not_claims"] += 1

@@ -37,6 +37,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from kb.grounding.synonyms import synonym_key, synonym_keys
 from kb.grounding.terms import (FILLER, STOPWORDS, content_stems, entity_keys, fact_entities, fact_numbers,
                                 number_set, stem)
 
@@ -106,6 +107,10 @@ require remain become go create select add open click check keep set put sing sa
 found gave took got ran went came began led told said saw knew built grew wrote bought brought kept left lost met
 paid sent sold spent stood taught thought understood became fell felt
 """.split())
+_NOUN_BEFORE = frozenset("""
+with of for to in on from by at into onto via the a an their its our his her these those this that each every all
+some many several few both various multiple
+""".split())
 _SUBORDINATORS = frozenset("if when whenever because although though while since unless whether which that or and but "
                            "as so".split())
 _CONNECTIVES = frozenset("""
@@ -161,10 +166,15 @@ def claim_shape(sentence: str) -> str:
     if ws and ws[-1] in _DANGLING or any(not re.search(r"[A-Za-z]", c) for c in sentence.split(";")[1:]):
         return "fragment"  # "The dataset used is [1].", "... generation; 3": cut off, or a list's debris
     subject = any(w in ("we", "they", "i", "you", "he", "she", "it", "who", "that") for w in ws[:-1])
-    lowered = [t.lower() for t in letters[1:] if not any(c.isupper() for c in t)]  # "HUGS" is a name, no verb
+    # "HUGS" is a name, no verb; nor is an -s word after a preposition or determiner ("editing with images")
+    lowered = [t.lower() for prev, t in zip(letters, letters[1:])
+               if not any(c.isupper() for c in t) and prev.lower() not in _NOUN_BEFORE]
     lowered += [letters[0].lower()] if letters and letters[0].lower() in _BASE_VERBS else []  # "Select ..."
     if not subject and not any(w in _FINITE_HINT for w in ws) and not any(_verb_like(w) for w in lowered):
         return "fragment"  # no verb at all: a noun phrase
+    head, colon, rest = sentence.partition(":")
+    if colon and len(head.split()) <= 4 and rest.strip() and claim_shape(rest.strip()) == "fragment":
+        return "fragment"  # "The 3D VTON: A new approach to editing with images." -- a heading and a noun phrase
     if _META_RE.search(sentence):
         return "meta-talk"
     return ""
@@ -189,6 +199,10 @@ class Window:
     negated: set[str]  # content stems of the words a negation in the window applies to ("not X Y Z")
     parts: tuple[set[str], ...] = ()  # a two-sentence window: each sentence's content stems (without the title's)
     pieces: tuple[frozenset, ...] = ()  # the content stems of each comma- or clause-delimited piece
+    syn: frozenset = frozenset()  # kb.grounding.synonyms keys of `stems`
+
+    def __post_init__(self):
+        self.syn = frozenset(synonym_keys(self.stems))
 
 
 @dataclass
@@ -325,12 +339,20 @@ def _share(stems: set[str], window: set[str]) -> float:
     return len(stems & window) / len(stems) if stems else 1.0
 
 
+def unaligned(stems: set[str], w: Window) -> set[str]:
+    """The words of `stems` that `w` holds neither as written nor as a synonym (kb.grounding.synonyms)."""
+    return {s for s in stems if s not in w.stems and synonym_key(s) not in w.syn}
+
+
+
 def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
-             disabled: frozenset[str] = frozenset()) -> list[str]:
+             disabled: frozenset[str] = frozenset(), max_new: int | None = None) -> list[str]:
     """What `w` does not back of `c`, as (rule, detail) strings; [] when the window supports the sentence."""
     out = []
     if "coverage" not in disabled and _share(c.stems, w.stems) < min_overlap:
         out.append("coverage")
+    if max_new is not None and len(unaligned(c.stems, w)) > max_new:
+        out.append(f"new words ({' '.join(sorted(unaligned(c.stems, w)))})")  # a transformation adds nothing
     if "binding" not in disabled and w.parts:
         a_part, b_part = w.parts
         for x, y, before, after in c.pairs:  # side by side in the sentence, each in only one of the two sentences
@@ -371,12 +393,13 @@ def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
 
 
 def best_window(c: Claim, ws: Sequence[Window], min_overlap: float, min_clause_overlap: float,
-                disabled: frozenset[str] = frozenset()) -> tuple[Window | None, list[str]]:
+                disabled: frozenset[str] = frozenset(), max_new: int | None = None
+                ) -> tuple[Window | None, list[str]]:
     """A window that supports the sentence (and []), else the one that fails fewest rules and its failures."""
     best: tuple[Window | None, list[str]] = (None, ["no window"])
     best_key = None
     for w in ws:
-        fails = failures(c, w, min_overlap, min_clause_overlap, disabled)
+        fails = failures(c, w, min_overlap, min_clause_overlap, disabled, max_new)
         if not fails:
             return w, []
         key = (len(fails), -_share(c.stems, w.stems))

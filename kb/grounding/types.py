@@ -36,6 +36,8 @@ class Thresholds:
     min_content_words: int = 2  # fewer content words: not a checkable claim
     min_window_overlap: float = 0.75 # ... found within one window: a passage sentence or two adjacent ones
     min_clause_overlap: float = 0.7  # each clause's content words found within that same window
+    max_new_words: int | None = None  # content words a window may lack, synonyms aside (None: coverage decides;
+    # 0 for a transformation of given sentences, which needs no word of its own: kb.digest.write)
     disabled: frozenset = frozenset()  # names of kb.grounding.align.RULES switched off (to measure each one)
 
 
