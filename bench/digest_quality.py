@@ -199,7 +199,8 @@ def main() -> None:
             if args.serial:
                 _wait(procs[name], name)
         for name, proc in procs.items():
-            _wait(proc, name)
+            if not args.serial:  # a serial run waited for each one already
+                _wait(proc, name)
         for name in ("baseline", "new"):
             data = json.loads(outs[name].read_text())
             report[name] = measure(data)

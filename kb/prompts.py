@@ -11,7 +11,7 @@ import dataclasses
 import re
 from typing import Callable, Sequence
 
-PROMPT_VERSION = "answer-v3/digest-v5"  # digest-v5: role-assigned sentences, transformation prompts
+PROMPT_VERSION = "answer-v3/digest-v6"  # digest-v6: transformations shown one worked example; "shorten" retry
 
 # The sentence the model is told to write when the passages do not answer; kb.grounding.check recognises it.
 NO_ANSWER = "The sources do not answer this question."
@@ -65,18 +65,37 @@ TRANSFORMS: dict[str, str] = {
     "summary": "In one sentence, say what this paper does and, if stated, its main result.",
     "step": "Rewrite this as one short method step that starts with a verb.",
     "takeaway": "Rewrite this as one short key takeaway about the paper.",
+    # the retry when a first reply was no usable sentence: only deleting words, the easiest task for a small model
+    "shorten": "Shorten this sentence by deleting words that are not needed. Keep every other word as it is.",
 }
+
+# One worked example, shown to the model as an earlier turn of the chat before every transformation (a 135M model
+# follows an example far better than a description: one plain sentence, no preamble, no "The paper says"). It is
+# the same for every task, so the model's cache of that prefix serves all of a paper's calls. The example paper is
+# invented; a reply that copies its facts fails the check.
+TRANSFORM_EXAMPLE = ("BlockRead: Sparse Attention for Long Documents",
+                     ("Moreover, as shown in our extensive experiments, it is also able to run twice as fast as full "
+                      "attention on the PG-19 benchmark.",),
+                     "It runs twice as fast as full attention on PG-19.")
+
+
+def _transform_user(task: str, paper_title: str, sentences: Sequence[str]) -> str:
+    title = neutralise(" ".join(paper_title.split()))
+    text = neutralise(" ".join(" ".join(s.split()) for s in sentences))
+    return f'<passage id="1">\n{text}\n</passage>\n\n{TRANSFORMS[task]}'
 
 
 def transform_messages(task: str, paper_title: str, sentences: Sequence[str]) -> list[dict]:
-    """Chat messages asking for one transformation (see TRANSFORMS) of `sentences` of the paper `paper_title`.
-    The sentences are one passage [1]; the reply is checked against exactly that passage."""
+    """Chat messages asking for one transformation (see TRANSFORMS) of `sentences` of the paper `paper_title`,
+    after one worked example (TRANSFORM_EXAMPLE). The sentences are one passage [1]; the reply is checked
+    against exactly that passage. The last message is the request itself."""
     if task not in TRANSFORMS:
         raise ValueError(f"unknown transformation {task!r}; known: {', '.join(TRANSFORMS)}")
-    title = neutralise(" ".join(paper_title.split()))
-    text = neutralise(" ".join(" ".join(s.split()) for s in sentences))
-    user = f'Paper: {title}\n\n<passage id="1">\n{text}\n</passage>\n\n{TRANSFORMS[task]}'
-    return [{"role": "system", "content": TRANSFORM_SYSTEM}, {"role": "user", "content": user}]
+    title, example, answer = TRANSFORM_EXAMPLE
+    return [{"role": "system", "content": TRANSFORM_SYSTEM},
+            {"role": "user", "content": _transform_user("compress", title, example)},
+            {"role": "assistant", "content": answer},
+            {"role": "user", "content": _transform_user(task, paper_title, sentences)}]
 
 
 # Delimiter-like text inside passages: our own tags, any other tag, and chat-template markers (<|im_end|> ...).

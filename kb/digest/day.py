@@ -43,7 +43,7 @@ ORDERS = ("relevance", "listing")
 # Bump when the per-paper digest logic changes in a way the cache must not survive.
 # 3: fields read role-assigned sentences (kb.digest.roles); 4: statements record the check they passed
 # (Statement.check)
-DIGEST_VERSION = "4"
+DIGEST_VERSION = "5"
 Progress = Callable[..., None]
 
 

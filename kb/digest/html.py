@@ -141,8 +141,7 @@ def _statement_body(s: Statement, pid: str) -> str:
 
 def _field(f: Field, pid: str, sep: str = " ") -> str:
     if f.not_stated:
-        why = f" (the paper is a {_e(f.note)})" if f.note else ""
-        return f'<span class="missing">{NOT_STATED}{why}</span>'
+        return f'<span class="missing">{_e(f.empty_text)}</span>'
     return sep.join(_statement(s, pid) for s in f.shown)
 
 
@@ -208,7 +207,7 @@ def _card(p: PaperDigest, topic_of: dict[str, str]) -> str:
     heading = f'<a href="{_e(safe_url(p.link))}">{title}</a>' if safe_url(p.link) else title
     takeaways = p.field("takeaways")
     items = "".join(f"<li>{_statement(s, pid)}</li>" for s in takeaways.shown) or \
-        f'<li class="missing">{NOT_STATED}</li>'
+        f'<li class="missing">{_e(takeaways.empty_text)}</li>'
     abstract = "".join(f"<p>{_e(' '.join(x.split()))}</p>" for x in p.abstract.split("\n\n") if x.strip())
     return (
         f'<article class="paper" id="{anchor(pid)}">'

@@ -72,7 +72,7 @@ def field_text(f: Field, sep: str = " ", esc=_plain) -> str:
     """A field's shown statements joined, or NOT_STATED (with the reason when known: "the paper is a survey")."""
     if f.shown:
         return sep.join(statement_text(s, esc) for s in f.shown)
-    return f"{NOT_STATED} (the paper is a {f.note})" if f.note else NOT_STATED
+    return f.empty_text
 
 
 def date_line(d: Digest) -> str:
@@ -159,7 +159,7 @@ def paper_markdown(p: PaperDigest) -> list[str]:
         *[f"- {statement_text(s, md_text)}" for s in p.field("takeaways").shown],
     ]
     if p.field("takeaways").not_stated:
-        lines.append(f"- {NOT_STATED}")
+        lines.append(f"- {p.field('takeaways').empty_text}")
     lines += ["", NOTES_LINK, "", notes_html(p), "", *sources_markdown(p), ""]
     if p.close_to:  # after the Sources block, where the page parser does not look
         lines += [f"*Close to your library: {md_text(p.close_to)} (relevance {p.relevance:.2f})*", ""]

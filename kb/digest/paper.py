@@ -4,7 +4,8 @@ Evidence is the paper's chunks only (its PDF pages when ingested, else its abstr
 digest pages' machine-written summaries are never read here. Every sentence of the evidence gets a role
 (kb.digest.roles: background, gap, contribution, method, result, significance, resource, other); each field reads
 only the sentences of its role, each sentence serves one field at most (the Summary may restate the contribution),
-and a field whose role has no sentence says "not stated in the sources". kb.digest.write turns each field's
+and a field whose role has no sentence says "not stated in the sources" (one whose sentences other fields
+show says so instead: Field.note "covered"). kb.digest.write turns each field's
 sentences into statements (a small model's transformation of them, or a bigger model's free answer), every one
 checked against exactly those sentences; the fallback is the sentence itself, quoted. A last pass drops a
 statement that repeats an earlier one of the same paper. Affiliation and keywords are copied from the page text
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 # that sentence is no longer free for the other fields)
 GENERATED_FIELDS = ("summary", "background", "prior_methods", "method", "innovation", "steps", "results",
                     "significance", "workload", "takeaways")
+# the roles of the sentences each field reads (kb.digest.roles.allocate); takeaways read whatever is left
+_FIELD_ROLES = {"summary": ("contribution", "method"), "background": ("background",), "prior_methods": ("gap",),
+                "method": ("contribution", "method"), "innovation": ("contribution", "method"), "steps": ("method",),
+                "results": ("result",), "significance": ("significance",), "workload": ("result", "method")}
 _EVIDENCE_KINDS = ("abstract", "introduction", "related", "method", "experiments", "conclusion", "body", "appendix")
 
 _AFFILIATION = re.compile(r"universit|institut|college|school of|department|dept\.|laborator|\blabs?\b|academy|"
@@ -218,6 +223,15 @@ def _no_repeats(fields: dict[str, Field], writer: Writer, groups: dict) -> None:
         f.statements = out
 
 
+def _covered(name: str, f: Field, sentences: list[RoledSentence]) -> bool:
+    """An empty field is "covered", not unstated, when the paper has sentences it would read but other fields show
+    them (each sentence serves one field): its own statements repeated earlier ones, or no sentence was left."""
+    if f.statements:  # it had sentences: its statements were dropped as repeats of earlier ones
+        return True
+    roles = _FIELD_ROLES.get(name)
+    return any((roles is None or s.role in roles) and (name != "workload" or s.cost) for s in sentences)
+
+
 def digest_paper(paper_id: str, catalog: Catalog, embedder, generator,
                  fields: tuple[str, ...] = GENERATED_FIELDS, mode: str = "auto", verifier=None) -> PaperDigest:
     """Write one paper's digest with `generator`, every generated sentence checked against the sentences it rests
@@ -233,6 +247,7 @@ def digest_paper(paper_id: str, catalog: Catalog, embedder, generator,
     numbering = _Numbering()
     stats = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "generation_seconds": 0.0, "generated": 0,
              "kept": 0, "replaced": 0, "dropped": 0, "quoted": 0, "copied": 0, "not_claims": 0,
+             "retries": 0, "retries_kept": 0,
              "rejected_by_verifier": 0}
     sentences = paper_sentences(chunks, paper.title)
     survey = is_survey([s.text for s in sentences if s.role in ("contribution", "background")]) or \
@@ -254,6 +269,9 @@ def digest_paper(paper_id: str, catalog: Catalog, embedder, generator,
             # the summary already says what the paper does: the other fields get sentences it does not show
             alloc = allocate(sentences, survey, exclude={groups[0][0].idx})
     _no_repeats(out, writer, source_of)
+    for name, f in out.items():
+        if f.not_stated and not f.note and _covered(name, f, sentences):
+            f.note = "covered"
     stats["quoted"] = sum(1 for f in out.values() for s in f.statements if s.shown and s.kind == "quote")
     stats["roles"] = {r: sum(1 for s in sentences if s.role == r) for r in dict.fromkeys(s.role for s in sentences)}
     out["affiliation"] = _affiliation(paper, chunks, numbering)

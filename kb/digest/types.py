@@ -11,6 +11,9 @@ from dataclasses import asdict, dataclass, field
 from kb.grounding.types import CHECK_LABELS, CHECK_MARKS, CHECK_QUOTE, REJECTED_BY_VERIFIER
 
 NOT_STATED = "not stated in the sources"
+# An empty field whose sentences the paper does have, shown under other fields (each sentence serves one field): it
+# is stated, only not again here. Field.note "covered" marks it.
+COVERED = "nothing further: what the sources say on this is shown under the other fields"
 QUOTE_MARK = CHECK_MARKS[CHECK_QUOTE]  # marks a verbatim quote shown in place of a statement that failed the check
 CHECK_EXTRACTED = "extracted"  # Statement.check of text copied from the paper's metadata or page text (unmarked)
 STATEMENT_CHECKS = {**CHECK_LABELS, CHECK_EXTRACTED: "copied from the paper's metadata or title page"}
@@ -81,7 +84,8 @@ class Statement:
 class Field:
     name: str
     statements: list[Statement] = field(default_factory=list)
-    note: str = ""  # why it is empty when that is known ("survey": a survey proposes no method of its own)
+    note: str = ""  # why it is empty when that is known ("survey": a survey proposes no method of its own;
+    # "covered": the sentences it would read are shown under other fields)
 
     @property
     def label(self) -> str:
@@ -95,6 +99,13 @@ class Field:
     def not_stated(self) -> bool:
         """Nothing in this field is supported by the sources: it is written as NOT_STATED."""
         return not self.shown
+
+    @property
+    def empty_text(self) -> str:
+        """What an empty field reads: NOT_STATED (with the reason when known), or COVERED."""
+        if self.note == "covered":
+            return COVERED
+        return f"{NOT_STATED} (the paper is a {self.note})" if self.note else NOT_STATED
 
     @property
     def dropped(self) -> int:

@@ -2,9 +2,15 @@
 
 Two ways, chosen by `mode`:
 - "transform" (the bundled small model): one call per statement asks for a transformation that stays close to
-  its one or two sentences (compress, merge, one-sentence summary, method step, takeaway). The reply's first
-  sentence is checked by kb.grounding.check.ground against those sentences alone; a reply that only copies them
-  is shown as the quote it is; a failed one gives way to the assigned sentence itself, quoted.
+  its one or two sentences (compress, merge, one-sentence summary, method step, takeaway), after one worked
+  example (kb.prompts.TRANSFORM_EXAMPLE). The wrapping a small model puts around its sentence (a preamble line,
+  list marks, a "Reflection:" label) is taken off (`repair_reply`: nothing is added or reworded), and the reply's
+  first sentence that makes a claim is checked by kb.grounding.check.ground against those sentences alone. One
+  the check passes is still not kept when it strays (`_strays`, stricter than the check: it credits the paper or
+  its title's names with what the sentence says of something else, borrows words of the example, or brings two
+  content words of its own). A reply that only copies its sentences is shown as the quote it is; a failed one
+  gives way to the assigned sentence itself, quoted. A one-sentence group whose reply was no claim, a copy or a
+  stray gets one more try with the plainest task ("shorten": delete words); its result goes through the same.
 - "free" (bigger models, `--model` / `--llm-url`): one call per field asks the field's question over the field's
   sentences as numbered passages; every sentence of the reply goes through the same check against them.
 With a verifier (KB_VERIFIER, kb.backends.verifiers) each statement the check keeps (in transform mode: that is
@@ -23,7 +29,8 @@ from kb.grounding.check import ground
 from kb.grounding.sentences import norm_text, parse_citations, quotable
 from kb.grounding.types import CHECK_QUOTE, REJECTED_BY_VERIFIER, Passage, Thresholds
 from kb.grounding.verify import verify_kept
-from kb.prompts import DIGEST_FIELDS, digest_messages, transform_messages
+from kb.grounding.terms import content_stems
+from kb.prompts import DIGEST_FIELDS, TRANSFORM_EXAMPLE, digest_messages, transform_messages
 
 MODES = ("auto", "transform", "free")
 
@@ -35,6 +42,8 @@ TRANSFORM_CHECK = Thresholds(max_new_words=0)
 # which transformation each field asks for (one sentence: first name; two sentences: second)
 _TASK = {"summary": ("summary", "summary"), "steps": ("step", "merge"), "takeaways": ("takeaway", "merge"),
          "prior_methods": ("prior", "merge")}
+# where a transformation's one sentence is over: the model starts a new paragraph, a passage or an instruction
+_STOP = ["\n\n", "\n<", "<passage", "</passage", "\nPaper:", "\nRewrite", "\nCombine", "\nShorten"]
 _FREE_TOKENS = {"summary": 64, "takeaways": 160, "steps": 140}
 
 
@@ -61,10 +70,10 @@ class Writer:
     first_call: bool = True
     verifier: object = None  # optional, kb.backends.verifiers: a second opinion on what the check keeps
 
-    def _generate(self, messages: list[dict], max_tokens: int) -> tuple[str, bool]:
+    def _generate(self, messages: list[dict], max_tokens: int, stop: list[str] | None = None) -> tuple[str, bool]:
         # a paper's first call starts from a clean model state (its text never depends on the paper before it);
         # later calls may reuse the shared system prompt
-        gen = self.generator.generate(messages, max_tokens=max_tokens, reuse_prefix=not self.first_call)
+        gen = self.generator.generate(messages, max_tokens=max_tokens, reuse_prefix=not self.first_call, stop=stop)
         self.first_call = False
         self.stats["calls"] += 1
         self.stats["prompt_tokens"] += gen.prompt_tokens
@@ -91,49 +100,68 @@ class Writer:
         fallback = group[:1] if name == "summary" else group  # the summary falls back to what the paper does
         tasks = _TASK.get(name, ("compress", "merge"))
         task = tasks[0] if len(group) == 1 else tasks[1]
+        kept, quote = self._attempt(name, task, group, fallback)
+        if kept is None and quote.verdict.get("retry") and len(group) == 1:
+            # the reply was no sentence, or only its source again: ask once more for the plainest transformation
+            self.stats["retries"] += 1
+            kept, second = self._attempt(name, "shorten", group, fallback)
+            self.stats["retries_kept"] += kept is not None
+            if kept is None and second.action == "replaced" and quote.action != "replaced":
+                quote = second  # the last model text checked is the one a reader of the JSON is shown
+        if kept is not None:
+            return kept
+        quote.verdict.pop("retry", None)
+        return quote
+
+    def _attempt(self, name: str, task: str, group: list[RoledSentence],
+                 fallback: list[RoledSentence]) -> tuple[Statement | None, Statement]:
+        """One transformation of `group`: (the kept statement, None) or (None, the quote shown instead, whose
+        verdict has "retry": True when the reply was no claim or a copy)."""
         texts = [" ".join(s.text.split()) for s in group]
         source = " ".join(texts)
         budget = min(72, self.generator.count_tokens(source) + 8)
-        reply, cut = self._generate(transform_messages(task, self.title, texts), budget)
+        raw, cut = self._generate(transform_messages(task, self.title, texts), budget, _STOP)
+        reply = repair_reply(raw, source, self.title)
         passage = Passage(n=1, chunk_id="", paper_id="", title=self.title, text=source)
         grounded = ground(reply, [passage], self.embedder, mode="drop", thresholds=TRANSFORM_CHECK)
-        first = next((gs for gs in grounded.sentences if parse_citations(gs.original)[0].strip()), None)
+        candidates = [gs for gs in grounded.sentences if parse_citations(gs.original)[0].strip()]
+        first = None
+        for i, gs in enumerate(candidates):  # the first sentence of the reply that makes a claim
+            clean = _strip_label(parse_citations(gs.original)[0], source, self.title)
+            unfinished = cut and i == len(candidates) - 1 and not re.search(r"[.!?)\]]\W*$", clean)
+            if not (gs.reason in ("not-a-claim", "duplicate") or len(re.findall(r"\w+", clean)) < 4 or unfinished
+                    or not quotable(clean, self.title)):
+                first = gs
+                break
         if first is None:
             self.stats["not_claims"] += 1
-            return self.quote(fallback, "quoted", reply, {"status": "no-answer"})
-        clean = parse_citations(first.original)[0]
-        # list marks and labels the model puts before its sentence ("- ", "Step 1:", "Reflection: ...")
-        clean = re.sub(r"^\s*(?:[-*•]|\d+[.)]|step\s*\d*\s*[:.]|takeaway\s*:)\s*", "", clean, flags=re.I).strip()
-        clean = re.sub(r"^[A-Z][\w-]*\s*:\s+(?=[A-Z])", "", clean)
+            v = _verdict(candidates[0].verdict) if candidates else {"status": "no-answer"}
+            return None, self.quote(fallback, "quoted", raw, {**v, "reason": "not-a-claim", "retry": True})
         verdict = _verdict(first.verdict)
-        unfinished = cut and len(grounded.sentences) == 1 and not re.search(r"[.!?)\]]\W*$", clean)
-        if first.reason in ("not-a-claim", "duplicate") or len(re.findall(r"\w+", clean)) < 4 or unfinished or \
-                not quotable(clean, self.title):
-            self.stats["not_claims"] += 1
-            return self.quote(fallback, "quoted", reply, {**verdict, "reason": "not-a-claim"})
         self.stats["generated"] += 1
-        if not first.verdict.supported or (speaks_of_itself(clean) and not speaks_of_itself(source)):
-            # unsupported, or it credits the paper with what its sentences say of earlier work or of the field
-            # ("However, existing methods overfit" -> "The paper's method overfits")
+        strayed = _strays(clean, source, self.title, name) if first.verdict.supported else ""
+        if not first.verdict.supported or strayed:
+            # unsupported; or it credits the paper with what its sentences say of earlier work, of the field or of
+            # a part ("However, existing methods overfit" -> "The paper's method overfits"), or adds words of its own
             self.stats["replaced"] += 1
-            if first.verdict.supported:
-                verdict = {**verdict, "status": "unsupported", "reason": "misattributed"}
-            return self.quote(fallback, "replaced", reply, verdict)
+            if strayed:
+                verdict = {**verdict, "status": "unsupported", "reason": strayed, "retry": True}
+            return None, self.quote(fallback, "replaced", raw, verdict)
         if _copies(clean, texts):  # the model returned its source: that is a quote, shown as one
             self.stats["copied"] += 1
-            return self.quote(fallback, "quoted", reply, verdict)
+            return None, self.quote(fallback, "quoted", raw, {**verdict, "retry": True})
         if self.verifier is not None:  # a second opinion on what would be shown as the model's own statement
             verify_kept(clean, first.verdict, [passage], self.verifier)
             verdict = _verdict(first.verdict)
             if first.verdict.status == REJECTED_BY_VERIFIER:
                 self.stats["replaced"] += 1
                 self.stats["rejected_by_verifier"] += 1
-                return self.quote(fallback, "replaced", reply, verdict)
+                return None, self.quote(fallback, "replaced", raw, verdict)
         self.stats["kept"] += 1
         clean = clean if clean.endswith((".", "!", "?")) else clean + "."
         cites = list(dict.fromkeys(self.cite(s) for s in group))
-        return Statement(clean, cites, "kept", reply, verdict, role=group[0].role, kind="compressed",
-                         check=first.verdict.check)
+        return Statement(clean, cites, "kept", raw, verdict, role=group[0].role, kind="compressed",
+                         check=first.verdict.check), None
 
     # ----------------------------------------------------------------------------------------- free-form
 
@@ -179,6 +207,66 @@ def _verdict(v) -> dict:
     if v.verifier_score is not None:
         d["verifier_score"] = v.verifier_score
     return d
+
+
+# What a small model writes around its sentence: a preamble line ("Here's a shorter version:"), a quoted rewrite
+# after a label ('Rewritten sentence: "..."'), list marks, and a leading "The sentence says that".
+_QUOTED_REWRITE = re.compile(r'\b(?:rewritten|revised|shorter|combined|new)(?: sentence| version| step| takeaway)?'
+                             r'\s*:\s*["“](?P<s>[^"”]{12,})["”]', re.I)
+_PREAMBLE = re.compile(r"^[^\n]{0,80}:\s*$")
+_MARKS = re.compile(r"^\s*(?:[-*•]|\(?\d+[.)]|\(?[ivx]+\)|step\s*\d*\s*[:.])\s+", re.I)
+_META = re.compile(r"^(?:in other words,\s*|(?:the |this )?(?:original |given )?(?:sentence|passage|text) "
+                   r"(?:says|states|means|explains|notes) that\s+)", re.I)
+_LABEL = re.compile(r"^(?P<w>[A-Za-z][\w-]*(?: [A-Za-z][\w-]*)?)\s*:\s+(?=[A-Z0-9(])")
+
+
+def repair_reply(reply: str, source: str, title: str) -> str:
+    """The model's reply without the wrapping a small model puts around its sentence: a rewrite quoted after a
+    label is taken out of its quotes, preamble lines ending in ":" and list marks go, as does a leading "The
+    sentence says that". Nothing is added or reworded; what remains is checked as the model's text."""
+    m = _QUOTED_REWRITE.search(reply)
+    if m:
+        return m.group("s").strip()
+    lines = [ln.strip() for ln in reply.strip().split("\n") if ln.strip()]
+    while len(lines) > 1 and _PREAMBLE.match(lines[0]):
+        lines.pop(0)
+    out = []
+    for ln in lines:
+        for _ in range(3):  # "1. 2) We ..." -> "We ..."
+            ln = _MARKS.sub("", ln, count=1)
+        ln = _strip_label(_META.sub("", ln), source, title)
+        out.append(ln[:1].upper() + ln[1:])
+    return "\n".join(out)
+
+
+def _strip_label(clean: str, source: str, title: str) -> str:
+    """`clean` without a label the model put before its sentence ("Reflection: 3D ...", "Takeaway: ..."). A word
+    of the paper's own before the colon ("MOSS: ...") is a name, not a label, and stays."""
+    clean = _MARKS.sub("", clean).strip()
+    m = _LABEL.match(clean)
+    if m and not re.search(rf"\b{re.escape(m.group('w'))}\b", f"{source} {title}", re.I):
+        clean = clean[m.end():]
+    return clean
+
+
+_EXAMPLE_STEMS = content_stems(" ".join([TRANSFORM_EXAMPLE[0], *TRANSFORM_EXAMPLE[1], TRANSFORM_EXAMPLE[2]]))
+
+
+def _strays(clean: str, source: str, title: str, field: str) -> str:
+    """Why a rewrite the check passed still says more than its sentences, or "" (stricter than the check, which
+    reads the title as evidence and allows a few new words): "misattributed" when it credits the paper (or its
+    title's names) with what its sentences say of something else, "example" when it borrows words of the prompt's
+    worked example, "added-words" when it brings two or more content words of its own."""
+    if speaks_of_itself(clean) and not speaks_of_itself(source):
+        return "misattributed"
+    words, own = content_stems(clean), content_stems(source)
+    title_only = (words & content_stems(title)) - own
+    if field != "summary" and len(title_only) >= 2:  # "its strategy" -> "The AtomGS strategy"
+        return "misattributed"
+    new = words - own - content_stems(title)
+    if new & _EXAMPLE_STEMS:
+        return "example"
+    return "added-words" if len(new) >= 2 else ""
 
 
 def _copies(clean: str, sources: list[str]) -> bool:
