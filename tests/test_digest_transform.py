@@ -89,3 +89,35 @@ def test_a_field_whose_sentences_other_fields_show_is_not_called_unstated(tmp_pa
     takeaways = md.split("**Key Takeaways**", 1)[1].split("\n\n", 1)[0]
     assert COVERED in takeaways and NOT_STATED not in takeaways
     assert COVERED in render(d, "html")
+
+
+def _fuse_reply(reply):
+    def gen(messages):
+        passage = _passage(messages)
+        return reply if "fuse the depth maps" in passage else passage.split(". ")[0].rstrip(".") + "."
+    return FakeGenerator(gen)
+
+
+def _fuse_statement(p):
+    return next(s for f in p.fields.values() for s in f.shown if "point cloud" in s.text)
+
+
+def test_a_transformation_adds_no_word_of_its_own_but_may_use_a_synonym(tmp_path):
+    """kb.digest.write.TRANSFORM_CHECK: one new content word is an invention ("dense"); a synonym is none."""
+    _, p = _one(tmp_path, gen=_fuse_reply("We then fuse the depth maps into a dense point cloud that initialises "
+                                          "the Gaussians."))
+    s = _fuse_statement(p)
+    assert s.kind == "quote" and "dense" not in s.text and any("new words" in m for m in s.verdict["missing"])
+    (tmp_path / "synonym").mkdir()
+    _, q = _one(tmp_path / "synonym", gen=_fuse_reply("We merge the depth maps into a point cloud that "
+                                                      "initialises the Gaussians."))
+    assert _fuse_statement(q).kind == "compressed" and _fuse_statement(q).text.startswith("We merge")
+
+
+def test_a_transformation_reassembled_from_many_pieces_is_not_kept(tmp_path):
+    from kb.grounding.align import key_sequence, pieces
+
+    assert pieces(key_sequence("We fuse the depth maps."), key_sequence("We then fuse the depth maps into a cloud.")) == 1
+    _, p = _one(tmp_path, gen=_fuse_reply("The Gaussians initialise a point cloud that fuses the depth maps."))
+    s = _fuse_statement(p)  # every word is the sentence's, but who does what is reversed
+    assert s.kind == "quote" and any(m.startswith("pieced") for m in s.verdict["missing"])

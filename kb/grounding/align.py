@@ -200,6 +200,7 @@ class Window:
     parts: tuple[set[str], ...] = ()  # a two-sentence window: each sentence's content stems (without the title's)
     pieces: tuple[frozenset, ...] = ()  # the content stems of each comma- or clause-delimited piece
     syn: frozenset = frozenset()  # kb.grounding.synonyms keys of `stems`
+    seq: tuple[str, ...] = ()  # the content words in reading order, as synonym keys (the pieces rule)
 
     def __post_init__(self):
         self.syn = frozenset(synonym_keys(self.stems))
@@ -213,6 +214,7 @@ class SentenceInfo:
     keys: set[str]
     negated: set[str]
     pieces: tuple[frozenset, ...] = ()
+    seq: tuple[str, ...] = ()
 
 
 _PIECE_RE = re.compile(r"[,;:()]|\s(?:and|which|while|whereas|but|then)\s")
@@ -230,7 +232,7 @@ def sentence_info(sentence: str) -> SentenceInfo:
     ws = words(sentence)
     pieces = tuple(frozenset(content_stems(p)) for p in _PIECE_RE.split(sentence))
     return SentenceInfo(content_stems(sentence), set(ws) | {stem(w) for w in ws}, number_set(sentence),
-                        entity_keys(sentence), _negated_stems(ws), pieces)
+                        entity_keys(sentence), _negated_stems(ws), pieces, key_sequence(sentence))
 
 
 def windows(n: int, infos: Sequence[SentenceInfo], title: str) -> list[Window]:
@@ -247,11 +249,11 @@ def windows(n: int, infos: Sequence[SentenceInfo], title: str) -> list[Window]:
     names = sentence_info(" ".join(title_names(title))) if title else full
     t = SentenceInfo(names.stems, names.words, full.numbers, full.keys, set())
     out = [Window(n, s.stems | t.stems, s.words | t.words, s.numbers | t.numbers, s.keys | t.keys, s.negated,
-                  pieces=s.pieces) for s in infos]
+                  pieces=s.pieces, seq=s.seq) for s in infos]
     for a, b in zip(infos, infos[1:]):
         out.append(Window(n, a.stems | b.stems | t.stems, a.words | b.words | t.words,
                           a.numbers | b.numbers | t.numbers, a.keys | b.keys | t.keys, a.negated | b.negated,
-                          (a.stems, b.stems), a.pieces + b.pieces))
+                          (a.stems, b.stems), a.pieces + b.pieces, seq=a.seq + b.seq))
     return out
 
 
@@ -280,6 +282,7 @@ class Claim:
     lead: str = ""  # the sentence's first word when capitalised content ("Pink sang ..."): a name, or a subject
     purposes: tuple = ()  # (instrument's last content stem, purpose verb stem): "using NeRF to estimate ..."
     asked: frozenset = frozenset()  # the sentence's words that come from the user's question
+    seq: tuple[str, ...] = ()  # as Window.seq
 
 
 # The frames a model puts around an answer to a digest question (kb.prompts.DIGEST_FIELDS) -- "This paper starts
@@ -320,7 +323,8 @@ def claim(sentence: str, pool: set[str] | None = None, asked: frozenset = frozen
             purposes.append((tool[-1], verb[0]))
     return Claim(stems, clause_stems, fact_numbers(sentence), fact_entities(sentence), qualifiers(ws),
                  _negated_stems(ws),
-                 stems & pool if pool is not None else stems, pairs, lead, tuple(purposes), frozenset(stems & asked))
+                 stems & pool if pool is not None else stems, pairs, lead, tuple(purposes), frozenset(stems & asked),
+                 key_sequence(sentence))
 
 
 _PURPOSE_RE = re.compile(r"\b(?:using|uses|use|used|leverag(?:es|ing|e)|employ(?:s|ing)?|via)\s+([^,;]{3,80}?)\s+"
@@ -339,6 +343,30 @@ def _share(stems: set[str], window: set[str]) -> float:
     return len(stems & window) / len(stems) if stems else 1.0
 
 
+def key_sequence(text: str) -> tuple[str, ...]:
+    """The content words of `text` in reading order, each as its synonym key."""
+    return tuple(synonym_key(stem(w)) for w in re.findall(r"[a-z]+|\d+(?:\.\d+)?", text.lower())
+                 if w not in STOPWORDS and w not in FILLER and (len(w) > 1 or w.isdigit()))
+
+
+def pieces(claim_seq: Sequence[str], window_seq: Sequence[str]) -> int:
+    """How many runs of consecutive content words of the window the claim is made of, taking at each step the
+    longest run that continues it (a word the window lacks counts as a piece of its own). A shortened sentence
+    is one to three pieces; a sentence reworded or reassembled ("can be predicted from X" for "predict Y,
+    stemming from X") is more."""
+    i, n = 0, 0
+    while i < len(claim_seq):
+        best = 0
+        for j in range(len(window_seq)):
+            k = 0
+            while i + k < len(claim_seq) and j + k < len(window_seq) and claim_seq[i + k] == window_seq[j + k]:
+                k += 1
+            best = max(best, k)
+        i += max(best, 1)
+        n += 1
+    return n
+
+
 def unaligned(stems: set[str], w: Window) -> set[str]:
     """The words of `stems` that `w` holds neither as written nor as a synonym (kb.grounding.synonyms)."""
     return {s for s in stems if s not in w.stems and synonym_key(s) not in w.syn}
@@ -346,11 +374,14 @@ def unaligned(stems: set[str], w: Window) -> set[str]:
 
 
 def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
-             disabled: frozenset[str] = frozenset(), max_new: int | None = None) -> list[str]:
+             disabled: frozenset[str] = frozenset(), max_new: int | None = None,
+             max_pieces: int | None = None) -> list[str]:
     """What `w` does not back of `c`, as (rule, detail) strings; [] when the window supports the sentence."""
     out = []
     if "coverage" not in disabled and _share(c.stems, w.stems) < min_overlap:
         out.append("coverage")
+    if max_pieces is not None and pieces(c.seq, w.seq) > max_pieces:
+        out.append(f"pieced ({pieces(c.seq, w.seq)} pieces)")  # reworded, not shortened
     if max_new is not None and len(unaligned(c.stems, w)) > max_new:
         out.append(f"new words ({' '.join(sorted(unaligned(c.stems, w)))})")  # a transformation adds nothing
     if "binding" not in disabled and w.parts:
@@ -393,13 +424,13 @@ def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
 
 
 def best_window(c: Claim, ws: Sequence[Window], min_overlap: float, min_clause_overlap: float,
-                disabled: frozenset[str] = frozenset(), max_new: int | None = None
-                ) -> tuple[Window | None, list[str]]:
+                disabled: frozenset[str] = frozenset(), max_new: int | None = None,
+                max_pieces: int | None = None) -> tuple[Window | None, list[str]]:
     """A window that supports the sentence (and []), else the one that fails fewest rules and its failures."""
     best: tuple[Window | None, list[str]] = (None, ["no window"])
     best_key = None
     for w in ws:
-        fails = failures(c, w, min_overlap, min_clause_overlap, disabled, max_new)
+        fails = failures(c, w, min_overlap, min_clause_overlap, disabled, max_new, max_pieces)
         if not fails:
             return w, []
         key = (len(fails), -_share(c.stems, w.stems))

@@ -144,7 +144,8 @@ def _aligned(clean: str, evs: list[_Evidence], t: Thresholds, asked: frozenset =
             return [f"not a claim ({shape})"]
     pool = set().union(*(w.stems for e in evs for w in e.windows))
     _, fails = align.best_window(align.claim(clean, pool, asked), [w for e in evs for w in e.windows],
-                                 t.min_window_overlap, t.min_clause_overlap, t.disabled, t.max_new_words)
+                                 t.min_window_overlap, t.min_clause_overlap, t.disabled, t.max_new_words,
+                                 t.max_pieces)
     return fails
 
 
