@@ -352,7 +352,7 @@ def key_sequence(text: str) -> tuple[str, ...]:
 def pieces(claim_seq: Sequence[str], window_seq: Sequence[str]) -> int:
     """How many runs of consecutive content words of the window the claim is made of, taking at each step the
     longest run that continues it (a word the window lacks counts as a piece of its own). A shortened sentence
-    is one to three pieces; a sentence reworded or reassembled ("can be predicted from X" for "predict Y,
+    is one or two pieces; a sentence reworded or reassembled ("can be predicted from X" for "predict Y,
     stemming from X") is more."""
     i, n = 0, 0
     while i < len(claim_seq):

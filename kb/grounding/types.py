@@ -38,7 +38,7 @@ class Thresholds:
     min_clause_overlap: float = 0.7  # each clause's content words found within that same window
     max_new_words: int | None = None  # content words a window may lack, synonyms aside (None: coverage decides;
     # 0 for a transformation of given sentences, which needs no word of its own: kb.digest.write)
-    max_pieces: int | None = None  # runs of the window's words a sentence may be made of (None: any number; 3 for
+    max_pieces: int | None = None  # runs of the window's words a sentence may be made of (None: any number; 2 for
     # a transformation, which shortens its sentences rather than rewording them: kb.digest.write)
     disabled: frozenset = frozenset()  # names of kb.grounding.align.RULES switched off (to measure each one)
 
