@@ -121,18 +121,3 @@ def test_a_transformation_reassembled_from_many_pieces_is_not_kept(tmp_path):
     _, p = _one(tmp_path, gen=_fuse_reply("The Gaussians initialise a point cloud that fuses the depth maps."))
     s = _fuse_statement(p)  # every word is the sentence's, but who does what is reversed
     assert s.kind == "quote" and any(m.startswith("pieced") for m in s.verdict["missing"])
-
-
-def test_a_rewording_the_rules_reject_is_asked_once_more_to_shorten(tmp_path):
-    def reword_then_shorten(messages):
-        passage = _passage(messages)
-        if "fuse the depth maps" not in passage:
-            return passage.split(". ")[0].rstrip(".") + "."
-        if TRANSFORMS["shorten"] in messages[-1]["content"]:
-            return "We fuse the depth maps into a point cloud."
-        return "The Gaussians initialise a point cloud that fuses the depth maps."
-
-    _, p = _one(tmp_path, gen=FakeGenerator(reword_then_shorten))
-    s = _fuse_statement(p)
-    assert s.kind == "compressed" and s.text == "We fuse the depth maps into a point cloud."
-    assert p.stats["retries_kept"] >= 1

@@ -107,8 +107,7 @@ class Writer:
         task = tasks[0] if len(group) == 1 else tasks[1]
         kept, quote = self._attempt(name, task, group, fallback)
         if kept is None and quote.verdict.get("retry") and len(group) == 1:
-            # the reply was no sentence, only its source again, or a rewording the transformation rules reject:
-            # ask once more for the plainest transformation
+            # the reply was no sentence, or only its source again: ask once more for the plainest transformation
             self.stats["retries"] += 1
             kept, second = self._attempt(name, "shorten", group, fallback)
             self.stats["retries_kept"] += kept is not None
@@ -122,7 +121,7 @@ class Writer:
     def _attempt(self, name: str, task: str, group: list[RoledSentence],
                  fallback: list[RoledSentence]) -> tuple[Statement | None, Statement]:
         """One transformation of `group`: (the kept statement, None) or (None, the quote shown instead, whose
-        verdict has "retry": True when the reply was no claim, a copy, or reworded instead of shortened)."""
+        verdict has "retry": True when the reply was no claim or a copy)."""
         texts = [" ".join(s.text.split()) for s in group]
         source = " ".join(texts)
         budget = min(72, self.generator.count_tokens(source) + 8)
@@ -152,8 +151,6 @@ class Writer:
             self.stats["replaced"] += 1
             if strayed:
                 verdict = {**verdict, "status": "unsupported", "reason": strayed, "retry": True}
-            elif any(m.startswith(("pieced", "new words")) for m in first.verdict.missing):
-                verdict = {**verdict, "retry": True}  # reworded rather than shortened: "shorten" may do
             return None, self.quote(fallback, "replaced", raw, verdict)
         if _copies(clean, texts):  # the model returned its source: that is a quote, shown as one
             self.stats["copied"] += 1
