@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterable, Sequence
 
 from kb.grounding.synonyms import synonym_key, synonym_keys
@@ -199,11 +200,18 @@ class Window:
     negated: set[str]  # content stems of the words a negation in the window applies to ("not X Y Z")
     parts: tuple[set[str], ...] = ()  # a two-sentence window: each sentence's content stems (without the title's)
     pieces: tuple[frozenset, ...] = ()  # the content stems of each comma- or clause-delimited piece
-    syn: frozenset = frozenset()  # kb.grounding.synonyms keys of `stems`
-    seq: tuple[str, ...] = ()  # the content words in reading order, as synonym keys (the pieces rule)
+    text: str = ""  # the window's sentences (without the title)
 
-    def __post_init__(self):
-        self.syn = frozenset(synonym_keys(self.stems))
+    # Only a transformation's stricter thresholds read these (kb.digest.write): computed on first use.
+    @cached_property
+    def syn(self) -> frozenset:
+        """kb.grounding.synonyms keys of `stems`."""
+        return frozenset(synonym_keys(self.stems))
+
+    @cached_property
+    def seq(self) -> tuple[str, ...]:
+        """The content words in reading order, as synonym keys (the pieces rule)."""
+        return key_sequence(self.text)
 
 
 @dataclass
@@ -214,7 +222,7 @@ class SentenceInfo:
     keys: set[str]
     negated: set[str]
     pieces: tuple[frozenset, ...] = ()
-    seq: tuple[str, ...] = ()
+    text: str = ""
 
 
 _PIECE_RE = re.compile(r"[,;:()]|\s(?:and|which|while|whereas|but|then)\s")
@@ -232,7 +240,7 @@ def sentence_info(sentence: str) -> SentenceInfo:
     ws = words(sentence)
     pieces = tuple(frozenset(content_stems(p)) for p in _PIECE_RE.split(sentence))
     return SentenceInfo(content_stems(sentence), set(ws) | {stem(w) for w in ws}, number_set(sentence),
-                        entity_keys(sentence), _negated_stems(ws), pieces, key_sequence(sentence))
+                        entity_keys(sentence), _negated_stems(ws), pieces, sentence)
 
 
 def windows(n: int, infos: Sequence[SentenceInfo], title: str) -> list[Window]:
@@ -249,11 +257,11 @@ def windows(n: int, infos: Sequence[SentenceInfo], title: str) -> list[Window]:
     names = sentence_info(" ".join(title_names(title))) if title else full
     t = SentenceInfo(names.stems, names.words, full.numbers, full.keys, set())
     out = [Window(n, s.stems | t.stems, s.words | t.words, s.numbers | t.numbers, s.keys | t.keys, s.negated,
-                  pieces=s.pieces, seq=s.seq) for s in infos]
+                  pieces=s.pieces, text=s.text) for s in infos]
     for a, b in zip(infos, infos[1:]):
         out.append(Window(n, a.stems | b.stems | t.stems, a.words | b.words | t.words,
                           a.numbers | b.numbers | t.numbers, a.keys | b.keys | t.keys, a.negated | b.negated,
-                          (a.stems, b.stems), a.pieces + b.pieces, seq=a.seq + b.seq))
+                          (a.stems, b.stems), a.pieces + b.pieces, f"{a.text} {b.text}"))
     return out
 
 
@@ -310,8 +318,7 @@ def claim(sentence: str, pool: set[str] | None = None, asked: frozenset = frozen
         clause_stems = [s & pool for s in clause_stems if s & pool]
     pairs = []
     for part in parts:
-        seq = [stem(w) for w in re.findall(r"[a-z]+", part.lower())
-               if w not in STOPWORDS and w not in FILLER and len(w) > 1]  # as content_stems reads them
+        seq = stem_list(part)  # as content_stems reads them
         pairs += [(seq[i], seq[j], frozenset(seq[: i + 1]), frozenset(seq[j:]))
                   for i in range(len(seq)) for j in (i + 1, i + 2) if j < len(seq) and seq[i] != seq[j]]
     first = re.match(r"\s*([A-Z][a-z]+)\s+[a-z]", sentence)  # "Pink sang", not "Norman Borlaug", "Single-use"
@@ -334,9 +341,6 @@ _PURPOSE_RE = re.compile(r"\b(?:using|uses|use|used|leverag(?:es|ing|e)|employ(?
 def stem_list(text: str) -> list[str]:
     return [stem(w) for w in re.findall(r"[a-z]+", text.lower()) if w not in STOPWORDS and w not in FILLER
             and len(w) > 1]
-
-
-QUESTION_MISSES = 1  # question words a window may lack before the sentence fails
 
 
 def _share(stems: set[str], window: set[str]) -> float:
@@ -372,7 +376,6 @@ def unaligned(stems: set[str], w: Window) -> set[str]:
     return {s for s in stems if s not in w.stems and synonym_key(s) not in w.syn}
 
 
-
 def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
              disabled: frozenset[str] = frozenset(), max_new: int | None = None,
              max_pieces: int | None = None) -> list[str]:
@@ -380,10 +383,10 @@ def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
     out = []
     if "coverage" not in disabled and _share(c.stems, w.stems) < min_overlap:
         out.append("coverage")
-    if max_pieces is not None and pieces(c.seq, w.seq) > max_pieces:
-        out.append(f"pieced ({pieces(c.seq, w.seq)} pieces)")  # reworded, not shortened
-    if max_new is not None and len(unaligned(c.stems, w)) > max_new:
-        out.append(f"new words ({' '.join(sorted(unaligned(c.stems, w)))})")  # a transformation adds nothing
+    if max_pieces is not None and (n := pieces(c.seq, w.seq)) > max_pieces:
+        out.append(f"pieced ({n} pieces)")  # reworded, not shortened
+    if max_new is not None and len(new := unaligned(c.stems, w)) > max_new:
+        out.append(f"new words ({' '.join(sorted(new))})")  # a transformation adds nothing
     if "binding" not in disabled and w.parts:
         a_part, b_part = w.parts
         for x, y, before, after in c.pairs:  # side by side in the sentence, each in only one of the two sentences
@@ -397,7 +400,7 @@ def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
             if tool in w.stems and not any(tool in p and verb in p for p in w.pieces):
                 out.append(f"purpose ({tool} to {verb})")  # "using A to do B" where the source has A do something else
                 break
-    if "question" not in disabled and len(c.asked - w.stems) >= QUESTION_MISSES:
+    if "question" not in disabled and c.asked - w.stems:
         out.append(f"question words ({' '.join(sorted(c.asked - w.stems))})")  # echoed, not found here
     if "clauses" not in disabled:
         for cs in c.clause_stems:
