@@ -199,10 +199,15 @@ class Window:
     keys: set[str]
     negated: set[str]  # content stems of the words a negation in the window applies to ("not X Y Z")
     parts: tuple[set[str], ...] = ()  # a two-sentence window: each sentence's content stems (without the title's)
-    pieces: tuple[frozenset, ...] = ()  # the content stems of each comma- or clause-delimited piece
-    text: str = ""  # the window's sentences (without the title)
+    texts: tuple[str, ...] = ()  # the window's sentences (without the title)
 
-    # Only a transformation's stricter thresholds read these (kb.digest.write): computed on first use.
+    # Computed on first use: only a sentence that says "using A to do B" reads `pieces`, and only a
+    # transformation's stricter thresholds (kb.digest.write) read `syn` and `seq`.
+    @cached_property
+    def pieces(self) -> tuple[frozenset, ...]:
+        """The content stems of each comma- or clause-delimited piece of the window's sentences."""
+        return tuple(frozenset(content_stems(p)) for t in self.texts for p in _PIECE_RE.split(t))
+
     @cached_property
     def syn(self) -> frozenset:
         """kb.grounding.synonyms keys of `stems`."""
@@ -211,7 +216,7 @@ class Window:
     @cached_property
     def seq(self) -> tuple[str, ...]:
         """The content words in reading order, as synonym keys (the pieces rule)."""
-        return key_sequence(self.text)
+        return key_sequence(" ".join(self.texts))
 
 
 @dataclass
@@ -221,7 +226,6 @@ class SentenceInfo:
     numbers: set[str]
     keys: set[str]
     negated: set[str]
-    pieces: tuple[frozenset, ...] = ()
     text: str = ""
 
 
@@ -238,9 +242,8 @@ def _negated_stems(ws: list[str], reach: int = 4) -> set[str]:
 
 def sentence_info(sentence: str) -> SentenceInfo:
     ws = words(sentence)
-    pieces = tuple(frozenset(content_stems(p)) for p in _PIECE_RE.split(sentence))
     return SentenceInfo(content_stems(sentence), set(ws) | {stem(w) for w in ws}, number_set(sentence),
-                        entity_keys(sentence), _negated_stems(ws), pieces, sentence)
+                        entity_keys(sentence), _negated_stems(ws), sentence)
 
 
 def windows(n: int, infos: Sequence[SentenceInfo], title: str) -> list[Window]:
@@ -257,11 +260,11 @@ def windows(n: int, infos: Sequence[SentenceInfo], title: str) -> list[Window]:
     names = sentence_info(" ".join(title_names(title))) if title else full
     t = SentenceInfo(names.stems, names.words, full.numbers, full.keys, set())
     out = [Window(n, s.stems | t.stems, s.words | t.words, s.numbers | t.numbers, s.keys | t.keys, s.negated,
-                  pieces=s.pieces, text=s.text) for s in infos]
+                  texts=(s.text,)) for s in infos]
     for a, b in zip(infos, infos[1:]):
         out.append(Window(n, a.stems | b.stems | t.stems, a.words | b.words | t.words,
                           a.numbers | b.numbers | t.numbers, a.keys | b.keys | t.keys, a.negated | b.negated,
-                          (a.stems, b.stems), a.pieces + b.pieces, f"{a.text} {b.text}"))
+                          (a.stems, b.stems), (a.text, b.text)))
     return out
 
 
