@@ -10,7 +10,8 @@ Reported per version, over the generated fields (summary ... workload; urls, aff
 - statements shown, and statements that repeat an earlier one of the same paper (kb.digest.roles.repeats);
 - quote share (verbatim quotes among shown statements) and generated share (the rest);
 - share of the model's statements that passed the check (kept / checked);
-- fields "not stated"; link or code-release sentences outside Urls; prior-work statements about the paper itself
+- fields "not stated", and apart from them fields covered elsewhere ("nothing further": other fields show their
+  sentences); link or code-release sentences outside Urls; prior-work statements about the paper itself
   ("the paper's ...", "we ...", or what the role classifier reads as a contribution, method or result);
 - seconds per paper (wall) and CPU seconds per paper of the digest process.
 Role accuracy of kb.digest.roles on the labelled fixtures (tests/fixtures/roles.json) is reported once.
@@ -94,7 +95,7 @@ def start(tree: Path, catalog: Path, args, out: Path, name: str) -> subprocess.P
 
 def measure(data: dict) -> dict:
     papers = data["papers"]
-    shown = repeats_n = quotes = not_stated = links = prior_self = 0
+    shown = repeats_n = quotes = not_stated = covered = links = prior_self = 0
     checked = kept = 0
     kinds: dict[str, int] = {}
     with_repeats = 0
@@ -106,7 +107,8 @@ def measure(data: dict) -> dict:
             if f is None:
                 continue
             sts = [s for s in f["statements"] if s["action"] in SHOWN and s["text"]]
-            not_stated += not sts
+            not_stated += not sts and f.get("note") != "covered"
+            covered += not sts and f.get("note") == "covered"  # "nothing further": shown under other fields
             for s in sts:
                 shown += 1
                 quote = s["action"] in ("replaced", "quoted")
@@ -129,7 +131,8 @@ def measure(data: dict) -> dict:
             "papers_with_repeats": with_repeats, "quote_share": round(quotes / shown, 3) if shown else None,
             "generated_share": round(1 - quotes / shown, 3) if shown else None, "kinds": kinds,
             "checked": checked, "kept": kept, "kept_share": round(kept / checked, 3) if checked else None,
-            "fields_not_stated": not_stated, "links_outside_urls": links, "prior_work_about_itself": prior_self,
+            "fields_not_stated": not_stated, "fields_covered_elsewhere": covered, "links_outside_urls": links,
+            "prior_work_about_itself": prior_self,
             "seconds_per_paper": round(secs / n, 2) if n else None,
             "cpu_seconds_per_paper": round(data.get("bench_cpu_seconds", 0.0) / n, 2) if n else None}
 
