@@ -82,7 +82,8 @@ def test_markdown_round_trips_through_the_digest_parser(digest, kb, tmp_path):
         assert n["keywords"] == [NOT_STATED] and f"https://arxiv.org/abs/{pid}" in n["urls"]
         assert len(n["summary"]) == 4 and n["summary"][0].startswith("Research background:")
         assert len(n["methods"]) == len(mine.field("steps").shown)
-        assert "(1): Significance:" in n["conclusion"] and "Workload:" in n["conclusion"]
+        assert "(1): Significance:" in n["conclusion"] and "(2): Innovation:" in n["conclusion"]
+        assert "(3): Workload:" in n["conclusion"]  # each on its own line, not run together
         assert "Sources" not in n["raw"]  # the sources block stays out of the notes
 
 

@@ -161,7 +161,7 @@ def _notes(p: PaperDigest) -> str:
     conclusion = (
         f'<p class="point"><b>(1) Significance</b> {_field(p.field("significance"), pid)}</p>'
         f'<p class="point"><b>(2) Innovation</b> {_field(p.field("innovation"), pid)}</p>'
-        f'<p class="point"><b>Workload</b> {_field(p.field("workload"), pid)}</p>'
+        f'<p class="point"><b>(3) Workload</b> {_field(p.field("workload"), pid)}</p>'
     )
     rows = [("Affiliation", _field(p.field("affiliation"), pid, "; ")),
             ("Keywords", _field(p.field("keywords"), pid, "; ")), ("Urls", links),

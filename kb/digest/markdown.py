@@ -195,9 +195,7 @@ def notes_html(p: PaperDigest) -> str:
         return field_text(p.field(name), sep, md_text)
 
     steps = p.field("steps").shown
-    # the results are shown once, under Summary (4); Conclusion adds innovation and workload
-    conclusion2 = " ".join(f"{label}: {text(name)}" for label, name in
-                           (("Innovation", "innovation"), ("Workload", "workload")))
+    # the results are shown once, under Summary (4); Conclusion adds innovation and workload, each on its own line
     items = [
         item("Title", _esc(p.title)),
         item("Authors", _esc(", ".join(p.authors)) or NOT_STATED),
@@ -209,7 +207,8 @@ def notes_html(p: PaperDigest) -> str:
                            ("Proposed method", text("method")),
                            ("Task and performance", text("results"))]),
         points("Methods", [("", statement_text(s, md_text)) for s in steps] or [("", text("steps"))]),
-        points("Conclusion", [("Significance", text("significance")), ("", conclusion2)]),
+        points("Conclusion", [("Significance", text("significance")), ("Innovation", text("innovation")),
+                              ("Workload", text("workload"))]),
     ]
     return "<ol>\n" + "\n".join(items) + "\n</ol>"
 
