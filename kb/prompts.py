@@ -79,8 +79,8 @@ TRANSFORM_EXAMPLE = ("BlockRead: Sparse Attention for Long Documents",
                      "It runs twice as fast as full attention on PG-19.")
 
 
-def _transform_user(task: str, paper_title: str, sentences: Sequence[str]) -> str:
-    title = neutralise(" ".join(paper_title.split()))
+def _transform_user(task: str, sentences: Sequence[str]) -> str:
+    """The request: the sentences as passage [1] and the task (no title: a small model echoed it)."""
     text = neutralise(" ".join(" ".join(s.split()) for s in sentences))
     return f'<passage id="1">\n{text}\n</passage>\n\n{TRANSFORMS[task]}'
 
@@ -88,14 +88,15 @@ def _transform_user(task: str, paper_title: str, sentences: Sequence[str]) -> st
 def transform_messages(task: str, paper_title: str, sentences: Sequence[str]) -> list[dict]:
     """Chat messages asking for one transformation (see TRANSFORMS) of `sentences` of the paper `paper_title`,
     after one worked example (TRANSFORM_EXAMPLE). The sentences are one passage [1]; the reply is checked
-    against exactly that passage. The last message is the request itself."""
+    against exactly that passage. The last message is the request itself. `paper_title` is not sent: a small
+    model echoed it or put its name on every sentence."""
     if task not in TRANSFORMS:
         raise ValueError(f"unknown transformation {task!r}; known: {', '.join(TRANSFORMS)}")
-    title, example, answer = TRANSFORM_EXAMPLE
+    _, example, answer = TRANSFORM_EXAMPLE
     return [{"role": "system", "content": TRANSFORM_SYSTEM},
-            {"role": "user", "content": _transform_user("compress", title, example)},
+            {"role": "user", "content": _transform_user("compress", example)},
             {"role": "assistant", "content": answer},
-            {"role": "user", "content": _transform_user(task, paper_title, sentences)}]
+            {"role": "user", "content": _transform_user(task, sentences)}]
 
 
 # Delimiter-like text inside passages: our own tags, any other tag, and chat-template markers (<|im_end|> ...).

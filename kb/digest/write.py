@@ -8,8 +8,10 @@ Two ways, chosen by `mode`:
   first sentence that makes a claim is checked by kb.grounding.check.ground against those sentences alone. One
   the check passes is still not kept when it strays (`_strays`, stricter than the check: it credits the paper or
   its title's names with what the sentence says of something else, borrows words of the example, or brings two
-  content words of its own). A reply that only copies its sentences is shown as the quote it is; a failed one
-  gives way to the assigned sentence itself, quoted. A one-sentence group whose reply was no claim, a copy or a
+  content words its sentences lack). The check itself runs with the transformation's thresholds
+  (TRANSFORM_CHECK: no new content word but synonyms, at most two runs of the sentences' words). A reply that
+  only copies its sentences is shown as the quote it is; a failed one gives way to the assigned sentence itself,
+  quoted. A one-sentence group whose reply was no claim, a copy or a
   stray gets one more try with the plainest task ("shorten": delete words); its result goes through the same.
 - "free" (bigger models, `--model` / `--llm-url`): one call per field asks the field's question over the field's
   sentences as numbered passages; every sentence of the reply goes through the same check against them.
@@ -259,9 +261,10 @@ _EXAMPLE_STEMS = content_stems(" ".join([TRANSFORM_EXAMPLE[0], *TRANSFORM_EXAMPL
 
 def _strays(clean: str, source: str, title: str, field: str) -> str:
     """Why a rewrite the check passed still says more than its sentences, or "" (stricter than the check, which
-    reads the title as evidence and allows a few new words): "misattributed" when it credits the paper (or its
-    title's names) with what its sentences say of something else, "example" when it borrows words of the prompt's
-    worked example, "added-words" when it brings two or more content words of its own."""
+    reads the title's names as evidence and accepts synonyms, kb.grounding.synonyms): "misattributed" when it
+    credits the paper (or its title's names) with what its sentences say of something else, "example" when it
+    borrows words of the prompt's worked example, "added-words" when it brings two or more content words its
+    sentences lack (synonyms included)."""
     if speaks_of_itself(clean) and not speaks_of_itself(source):
         return "misattributed"
     words, own = content_stems(clean), content_stems(source)
