@@ -74,3 +74,18 @@ def test_numpy_twin_matches_sentence_transformers() -> None:
     vecs = emb.embed(big)
     assert emb.last_backend == "torch"
     assert float(np.abs(vecs[0] - ours[3]).max()) < 1e-4
+
+
+def test_gelu_is_the_exact_erf_gelu_on_both_signs():
+    import math
+
+    import numpy as np
+
+    from kb.backends.bert_numpy import _gelu
+
+    x = np.linspace(-8, 8, 4001, dtype=np.float32).reshape(1, -1)
+    want = np.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x[0].astype(float)])
+    got = _gelu(x.copy())
+    assert got.dtype == np.float32 and got.shape == x.shape
+    assert np.abs(got[0] - want).max() < 1e-5
+    assert np.array_equal(x, np.linspace(-8, 8, 4001, dtype=np.float32).reshape(1, -1))  # input left as it was

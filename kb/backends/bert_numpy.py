@@ -23,17 +23,27 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
-def _erf(x: np.ndarray) -> np.ndarray:
-    """Error function, Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7), vectorised."""
-    sign = np.sign(x)
-    a = np.abs(x)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    return sign * (1.0 - poly * np.exp(-a * a))
-
-
 def _gelu(x: np.ndarray) -> np.ndarray:
-    return 0.5 * x * (1.0 + _erf(x * (1.0 / math.sqrt(2.0))))
+    """Exact (erf) GELU, 0.5 x (1 + erf(x / sqrt 2)), with erf by Abramowitz & Stegun 7.1.26 (absolute error below
+    1.5e-7). Computed in place on a few float32 buffers: the naive expression made ten temporaries the size of
+    the feed-forward layer and took longer than the layer's matrix product (9.0 ms vs 5.1 ms for 480 tokens)."""
+    a = np.abs(x)
+    a *= np.float32(1.0 / math.sqrt(2.0))
+    t = a * np.float32(0.3275911)
+    t += np.float32(1.0)
+    np.reciprocal(t, out=t)
+    p = t * np.float32(1.061405429)
+    for c in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        p += np.float32(c)
+        p *= t
+    np.square(a, out=a)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    p *= a  # 1 - erf(|x| / sqrt 2)
+    p *= np.float32(0.5)
+    p *= x  # q = x (1 - erf|z|) / 2: the GELU where x < 0, and x - q where x >= 0
+    np.subtract(x, p, out=p, where=x >= 0)
+    return p
 
 
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
