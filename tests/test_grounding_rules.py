@@ -146,3 +146,20 @@ def test_title_names_are_its_names_not_its_title_case_words():
     assert set(title_names("MeshFlow: Garment Reconstruction from One Photo")) == {"MeshFlow"}
     assert set(title_names("TD-NeRF: Truncated Depth Prior for Joint Camera Pose Optimization")) == {"TD-NeRF"}
     assert set(title_names("Direct Learning of Mesh and Appearance via 3D Gaussian Splatting")) == {"3D"}
+
+
+@pytest.mark.parametrize("source", [
+    "Earlier scanners often face challenges when handling loose garments with fine wrinkles.",
+    "Earlier scanners struggle to handle loose garments with fine wrinkles.",
+])
+def test_a_difficulty_is_a_negation_a_shortening_may_not_drop(source, emb):
+    """Cutting "face challenges when" or "struggle to" out of a sentence turns what earlier work cannot do into
+    what something does."""
+    p = [Passage(1, "s#0", "s", "Scanning Garments", source, 1, "Abstract")]
+    t = Thresholds(**LENIENT)
+    dropped = check_sentence("Earlier scanners handle loose garments with fine wrinkles [1].", p, emb, t)
+    assert dropped.status == "unsupported" and "dropped negation" in dropped.missing
+    t_off = Thresholds(**LENIENT, disabled=frozenset({"polarity"}))
+    assert check_sentence("Earlier scanners handle loose garments with fine wrinkles [1].", p, emb, t_off).supported
+    kept = "Earlier scanners struggle with loose garments with fine wrinkles [1]."
+    assert check_sentence(kept, p, emb, t).status == "supported"

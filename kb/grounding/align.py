@@ -125,9 +125,17 @@ is are was were be been being am has have had do does did can could will would m
 """.split())
 
 
+# Difficulty read as negation: "existing methods struggle to handle X" / "face challenges when handling X" say they
+# do not handle X; a shortening that drops the phrase ("It handles X") affirms what the source negates.
+_DIFFICULTY_RE = re.compile(
+    r"\b(?:struggl(?:e|es|ed|ing)|(?:face|faces|faced|facing)\s+(?:\w+\s+)?(?:challenges?|difficult(?:y|ies))"
+    r"(?:\s+(?:when|in|with))?)\b")
+
+
 def words(text: str) -> list[str]:
     """Lower-case word tokens with "n't" read as "not" and hyphens joined ("state-of-the-art" -> one word)."""
     text = re.sub(r"n['’]t\b", " not", text.lower())
+    text = _DIFFICULTY_RE.sub(" not ", text)
     text = re.sub(r"(?<=[a-z])-(?=[a-z])", "", text)
     return _TOKEN_RE.findall(text)
 
