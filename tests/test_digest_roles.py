@@ -290,3 +290,22 @@ def test_innovation_reads_no_result_and_labels_before_a_rewrite_are_cut(tmp_path
 
     _, p = _one(tmp_path, gen=FakeGenerator(labelled))
     assert all(not s.text.startswith("Reflection") for f in GENERATED for s in p.field(f).shown)
+
+
+def test_our_of_everyone_is_not_the_paper_and_an_announcement_is_no_contribution():
+    # "our visual world" is everyone's: the opening sentence is background, and so is the one after it
+    texts = ["Shadows are cues that look very different in our visual world at night.",
+             "And long shadows, when seen from above, hide small objects.",
+             "To bridge these gaps, our paper presents three key contributions.",
+             "Firstly, we propose NightSeg, a segmenter trained on moonlit aerial images.",
+             "NightSeg reaches 61.2% mIoU on the MoonCity benchmark."]
+    roles = sentence_roles([("abstract", texts)])[0]
+    assert roles[:3] == ["background", "background", "other"]
+    assert roles[3] == "contribution"
+    assert classify("Our main contributions are summarized as follows:", "abstract", 0.3, "gap") == "other"
+    assert classify("We propose NightSeg, which makes two contributions to segmentation.", "abstract", 0.3,
+                    "gap") == "contribution"  # it says what they are
+    # the summary restates the first real contribution, not the announcement
+    alloc = allocate(_roled(texts))
+    assert alloc.sentences("summary")[0].text.startswith("Firstly, we propose NightSeg")
+    assert all("key contributions" not in s.text for name in alloc.groups for s in alloc.sentences(name))

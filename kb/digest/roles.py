@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from kb.grounding.terms import content_stems
 from kb.grounding.sentences import norm_text
 
-ROLE_VERSION = "1"  # bump when a rule change can move a sentence to another field (part of the cache key)
+# Bump when a rule change can move a sentence to another field (part of the cache key).
+# 2: "our" of everyone ("our visual world") is not the paper; announcements of contributions are "other".
+ROLE_VERSION = "2"
 
 ROLES = ("background", "gap", "contribution", "method", "result", "significance", "resource", "other")
 
@@ -96,6 +98,13 @@ _NOVEL_STRONG = _re(r"\b(?:novel|for the first time|unlike|in contrast to|differ
 _NOVEL = _re(r"\b(?:novel|first|new|unlike|in contrast to|different from|instead of|rather than|for the first time)\b")
 
 
+# "our" of everyone, not of the authors ("images found in our visual world"): no sign the sentence is the paper's
+_GENERIC_OUR = _re(r"\bour\s+(?:\w+\s+)?(?:world|lives|life|society|environment|surroundings|planet|brains?|eyes|"
+                   r"senses|everyday|daily|species|universe|bodies)\b")
+# A sentence that only announces the contributions listed after it ("... our paper presents three key
+# contributions.", "Our contributions are as follows:") says nothing of them itself.
+_ANNOUNCE = _re(r"\bcontributions?\s*[.:]?\s*$|\bcontributions?\b[^.]{0,40}\b(?:as follows|below|following)\s*[.:]?\s*$")
+
 _SELF = _re(r"\b(?:the|this|our|present|current) (?:paper|work|study|article|letter|survey|method|approach|"
             r"framework|authors?)(?:'s)?\b|\b(?:we|our|us)\b|\bthe proposed\b")
 
@@ -111,7 +120,9 @@ def classify(sentence: str, kind: str = "abstract", position: float = 0.0, previ
     s = " ".join(sentence.split())
     if _URL.search(s) or _RESOURCE.search(s):
         return "resource"
-    first = bool(_FIRST_PERSON.search(s))
+    if _ANNOUNCE.search(s):
+        return "other"
+    first = bool(_FIRST_PERSON.search(_GENERIC_OUR.sub(" ", s)))
     if kind == "related" and not first:
         return "gap"
     if _CONTRIBUTION.search(s) and not (kind in ("experiments",) and _RESULT.search(s)):
