@@ -305,6 +305,11 @@ def test_our_of_everyone_is_not_the_paper_and_an_announcement_is_no_contribution
     assert classify("Our main contributions are summarized as follows:", "abstract", 0.3, "gap") == "other"
     assert classify("We propose NightSeg, which makes two contributions to segmentation.", "abstract", 0.3,
                     "gap") == "contribution"  # it says what they are
+    # showing that something can be done is what the paper does; showing that it works well is a result
+    assert classify("In this paper, we show that it is possible to segment moonlit scenes from one image.",
+                    "abstract", 0.3, "background") == "contribution"
+    assert classify("In this paper, we show that NightSeg outperforms daytime segmenters at night.",
+                    "abstract", 0.6, "method") == "result"
     # the summary restates the first real contribution, not the announcement
     alloc = allocate(_roled(texts))
     assert alloc.sentences("summary")[0].text.startswith("Firstly, we propose NightSeg")

@@ -20,7 +20,8 @@ from kb.grounding.terms import content_stems
 from kb.grounding.sentences import norm_text
 
 # Bump when a rule change can move a sentence to another field (part of the cache key).
-# 2: "our" of everyone ("our visual world") is not the paper; announcements of contributions are "other".
+# 2: "our" of everyone ("our visual world") is not the paper; announcements of contributions are "other";
+# "we show that it is possible to ..." is what the paper does, not a result.
 ROLE_VERSION = "2"
 
 ROLES = ("background", "gap", "contribution", "method", "result", "significance", "resource", "other")
@@ -127,7 +128,7 @@ def classify(sentence: str, kind: str = "abstract", position: float = 0.0, previ
         return "gap"
     if _CONTRIBUTION.search(s) and not (kind in ("experiments",) and _RESULT.search(s)):
         if _RESULT.search(s) and re.search(r"\b(?:show|demonstrat|outperform|achiev)\w*", s, re.I) and \
-                not re.search(r"\b(?:propose|present|introduce)\w*", s, re.I):
+                not re.search(r"\b(?:propose|present|introduce)\w*|\bthat it is (?:possible|feasible)\b", s, re.I):
             return "result"
         return "contribution"
     evaluated = bool(_METRIC.search(s) or re.search(r"\b(?:experiment|result|evaluat|benchmark|dataset)", s, re.I))
