@@ -160,6 +160,26 @@ def clauses(sentence: str) -> list[str]:
     return [p for p in parts if p]
 
 
+_APPOSITIVE_RE = re.compile(r"^([^,]{1,60}),\s+(?:a|an|the)\s[^,]*?\b(?:that|which|who)\b([^,]*)$", re.I)
+
+
+def _appositive_only(sentence: str) -> bool:
+    """A name, a noun phrase after its comma, and a relative clause with the only verb: "X, a method for Y that
+    does Z." -- no main clause. Not "In short, the model that we train reaches 80%" (an opening phrase), nor
+    "X, a tribe that lived there prompted Y" (a second verb: the main one)."""
+    m = _APPOSITIVE_RE.match(sentence.strip().rstrip("."))
+    lead = words(m.group(1))[:1] if m else []
+    if not m or not lead or lead[0] in _CONNECTIVES | _NOUN_BEFORE | _SUBORDINATORS | _OPENERS:
+        return False
+    rel = words(m.group(2))
+    verbs = [w for prev, w in zip(["that"] + rel, rel)
+             if prev not in _NOUN_BEFORE and (w in _FINITE_HINT or _verb_like(w))]
+    return len(verbs) <= 1
+
+
+_OPENERS = frozenset("in on at as after before during upon under within".split())
+
+
 def claim_shape(sentence: str) -> str:
     """Why `sentence` is no claim ("link", "fragment", "meta-talk"), or "" for a claim."""
     if _URL_RE.search(sentence):
@@ -181,6 +201,8 @@ def claim_shape(sentence: str) -> str:
     lowered += [letters[0].lower()] if letters and letters[0].lower() in _BASE_VERBS else []  # "Select ..."
     if not subject and not any(w in _FINITE_HINT for w in ws) and not any(_verb_like(w) for w in lowered):
         return "fragment"  # no verb at all: a noun phrase
+    if _appositive_only(sentence):
+        return "fragment"  # "Slicedit, a method for video editing that leverages a T2I model.": a noun phrase
     head, colon, rest = sentence.partition(":")
     if colon and len(head.split()) <= 4 and rest.strip() and claim_shape(rest.strip()) == "fragment":
         return "fragment"  # "The 3D VTON: A new approach to editing with images." -- a heading and a noun phrase
