@@ -171,3 +171,5 @@ def test_a_name_with_an_appositive_and_only_a_relative_verb_is_a_noun_phrase():
     assert claim_shape("MeshFlow, a garment model, reconstructs meshes from one photo.") == ""
     assert claim_shape("The pose encoder, a network that was trained on scans, predicts the body pose.") == ""
     assert claim_shape("In the end, the model that we train reaches 71.5%.") == ""  # an opening phrase, a verb
+    assert claim_shape("We propose MeshFlow, a model that shares a prior across garments.") == ""  # verb before
+    assert claim_shape("MeshFlow uses ClothBench, a dataset that holds 12,000 scans.") == ""

@@ -171,6 +171,9 @@ def _appositive_only(sentence: str) -> bool:
     lead = words(m.group(1))[:1] if m else []
     if not m or not lead or lead[0] in _CONNECTIVES | _NOUN_BEFORE | _SUBORDINATORS | _OPENERS:
         return False
+    head = words(m.group(1))
+    if any(w in _FINITE_HINT or w in _PRONOUNS for w in head) or any(_verb_like(w) for w in head[1:]):
+        return False  # "We propose FewSplat, a model that ...": the verb is before the comma
     rel = words(m.group(2))
     verbs = [w for prev, w in zip(["that"] + rel, rel)
              if prev not in _NOUN_BEFORE and (w in _FINITE_HINT or _verb_like(w))]
@@ -178,6 +181,7 @@ def _appositive_only(sentence: str) -> bool:
 
 
 _OPENERS = frozenset("in on at as after before during upon under within".split())
+_PRONOUNS = frozenset("we they i you he she it".split())
 
 
 def claim_shape(sentence: str) -> str:
