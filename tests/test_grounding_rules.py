@@ -173,3 +173,19 @@ def test_a_name_with_an_appositive_and_only_a_relative_verb_is_a_noun_phrase():
     assert claim_shape("In the end, the model that we train reaches 71.5%.") == ""  # an opening phrase, a verb
     assert claim_shape("We propose MeshFlow, a model that shares a prior across garments.") == ""  # verb before
     assert claim_shape("MeshFlow uses ClothBench, a dataset that holds 12,000 scans.") == ""
+
+
+def test_a_capitalised_name_must_keep_its_capitals(emb):
+    """A small model turns the name "SEAMS" into the word "Seams": the sentence no longer names the method."""
+    p = [Passage(1, "s#0", "s", "Garment Capture", "We introduce SEAMS, a garment model trained on phone scans. "
+                 "SEAMS reaches 71.5% surface accuracy on ClothBench.", 1, "Abstract")]
+    t = Thresholds(**LENIENT)
+    for wrong in ("Seams reaches 71.5% surface accuracy on ClothBench [1].",
+                  "The Seams model reaches 71.5% surface accuracy on ClothBench [1]."):
+        v = check_sentence(wrong, p, emb, t)
+        assert v.status == "unsupported" and any("a name written otherwise" in m for m in v.missing), v.missing
+        assert check_sentence(wrong, p, emb, Thresholds(**LENIENT, disabled=frozenset({"facts"}))).supported
+    assert check_sentence("SEAMS reaches 71.5% surface accuracy on ClothBench [1].", p, emb, t).supported
+    ordinary = [Passage(1, "s#0", "s", "Garment Capture", "SEAMS finds seams in garments. Seams are hard to see "
+                        "in phone scans.", 1, "Abstract")]
+    assert check_sentence("Seams are hard to see in phone scans [1].", ordinary, emb, t).supported

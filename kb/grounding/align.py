@@ -248,6 +248,11 @@ class Window:
         return frozenset(synonym_keys(self.stems))
 
     @cached_property
+    def acronyms(self) -> frozenset:
+        """Its all-capital names of three letters or more ("DIAMOND", "SPEAK"), lower-cased."""
+        return frozenset(a.lower() for t in self.texts for a in re.findall(r"\b[A-Z]{3,}\b", t))
+
+    @cached_property
     def seq(self) -> tuple[str, ...]:
         """The content words in reading order, as synonym keys (the pieces rule)."""
         return key_sequence(" ".join(self.texts))
@@ -328,6 +333,8 @@ class Claim:
     purposes: tuple = ()  # (instrument's last content stem, purpose verb stem): "using NeRF to estimate ..."
     asked: frozenset = frozenset()  # the sentence's words that come from the user's question
     seq: tuple[str, ...] = ()  # as Window.seq
+    titled: tuple[str, ...] = ()  # its Title-case words ("Diamonds"): a name the window writes in capitals must
+    # keep them
 
 
 # The frames a model puts around an answer to a digest question (kb.prompts.DIGEST_FIELDS) -- "This paper starts
@@ -368,7 +375,7 @@ def claim(sentence: str, pool: set[str] | None = None, asked: frozenset = frozen
     return Claim(stems, clause_stems, fact_numbers(sentence), fact_entities(sentence), qualifiers(ws),
                  _negated_stems(ws),
                  stems & pool if pool is not None else stems, pairs, lead, tuple(purposes), frozenset(stems & asked),
-                 key_sequence(sentence))
+                 key_sequence(sentence), tuple(re.findall(r"\b[A-Z][a-z]+\b", sentence)))
 
 
 _PURPOSE_RE = re.compile(r"\b(?:using|uses|use|used|leverag(?:es|ing|e)|employ(?:s|ing)?|via)\s+([^,;]{3,80}?)\s+"
@@ -449,6 +456,7 @@ def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
         out += [name for name, keys in c.entities if not any(k in w.keys for k in keys)]
         if c.lead and c.lead.lower() not in w.words and stem(c.lead.lower()) not in w.words:
             out.append(c.lead)  # the sentence's subject, or a name at its start, is not in the window
+        out += [f"{t} (a name written otherwise)" for t in c.titled if _recased(t, w)]
     if "qualifiers" not in disabled:
         for key, word in c.qualifiers.items():
             backing = f"{_QUALIFIER_FAMILIES[key]} {_ALSO_BACKED_BY.get(key, '')}".split()
@@ -461,6 +469,15 @@ def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
         elif not c.negated and len((w.negated - {"_"}) & c.stems) >= 2:
             out.append("dropped negation")  # the window negates words the sentence affirms
     return out
+
+
+def _recased(word: str, w: Window) -> bool:
+    """`word` ("Diamonds") is one of `w`'s all-capital names ("DIAMOND") written in other letters, perhaps with an
+    "s": a small model turning a name into an ordinary word. Only when the window has no such ordinary word."""
+    low = word.lower()
+    if not w.texts or not ({low, low[:-1] if low.endswith("s") else low} & w.acronyms):
+        return False
+    return not any(re.search(rf"\b{re.escape(word)}\b", t) for t in w.texts)
 
 
 def best_window(c: Claim, ws: Sequence[Window], min_overlap: float, min_clause_overlap: float,
