@@ -11,7 +11,7 @@ import dataclasses
 import re
 from typing import Callable, Sequence
 
-PROMPT_VERSION = "answer-v3/digest-v6"  # digest-v6: transformations shown one worked example; "shorten" retry
+PROMPT_VERSION = "answer-v3/digest-v7"  # digest-v7: three worked examples that delete words; summary compresses
 
 # The sentence the model is told to write when the passages do not answer; kb.grounding.check recognises it.
 NO_ANSWER = "The sources do not answer this question."
@@ -77,6 +77,19 @@ TRANSFORM_EXAMPLE = ("BlockRead: Sparse Attention for Long Documents",
                      ("Moreover, as shown in our extensive experiments, it is also able to run twice as fast as full "
                       "attention on the PG-19 benchmark.",),
                      "It runs twice as fast as full attention on PG-19.")
+# Further worked examples, one per kind of task, each answered by deleting words (a lead-in, a trailing clause,
+# the second sentence's restated subject): a small model that sees only rewordings rewords, and a reworded
+# sentence is made of more pieces of its source than the check allows. The merge joins with "and", never "so": a
+# small model copies the joint, and "so" binds two facts by a cause the sentences may not state. Invented.
+TRANSFORM_EXAMPLES = (
+    ("compress",) + TRANSFORM_EXAMPLE[1:],
+    ("step", ("Specifically, we first split each document into blocks of 512 tokens, which keeps the memory cost "
+              "of the index low.",),
+     "Split each document into blocks of 512 tokens."),
+    ("merge", ("Existing retrievers index every page of a long document on its own.",
+               "As a result, they miss answers that span two pages."),
+     "Existing retrievers index every page on its own and miss answers that span two pages."),
+)
 
 
 def _transform_user(task: str, sentences: Sequence[str]) -> str:
@@ -92,11 +105,11 @@ def transform_messages(task: str, paper_title: str, sentences: Sequence[str]) ->
     model echoed it or put its name on every sentence."""
     if task not in TRANSFORMS:
         raise ValueError(f"unknown transformation {task!r}; known: {', '.join(TRANSFORMS)}")
-    _, example, answer = TRANSFORM_EXAMPLE
-    return [{"role": "system", "content": TRANSFORM_SYSTEM},
-            {"role": "user", "content": _transform_user("compress", example)},
-            {"role": "assistant", "content": answer},
-            {"role": "user", "content": _transform_user(task, sentences)}]
+    messages = [{"role": "system", "content": TRANSFORM_SYSTEM}]
+    for example_task, example, answer in TRANSFORM_EXAMPLES:
+        messages += [{"role": "user", "content": _transform_user(example_task, example)},
+                     {"role": "assistant", "content": answer}]
+    return messages + [{"role": "user", "content": _transform_user(task, sentences)}]
 
 
 # Delimiter-like text inside passages: our own tags, any other tag, and chat-template markers (<|im_end|> ...).

@@ -9,8 +9,10 @@ import re
 from kb.backends.generators import FakeGenerator
 from kb.digest.render import render
 from kb.digest.types import COVERED, NOT_STATED
-from kb.digest.write import _strays, repair_reply
-from kb.prompts import TRANSFORM_EXAMPLE, TRANSFORMS, transform_messages
+from kb.digest.write import TRANSFORM_CHECK, _TASK, _strays, _truncated, repair_reply
+from kb.grounding.align import key_sequence, pieces
+from kb.grounding.terms import content_stems
+from kb.prompts import TRANSFORM_EXAMPLE, TRANSFORM_EXAMPLES, TRANSFORMS, transform_messages
 from tests.test_digest_roles import ABSTRACT, _one
 
 TITLE = "MirrorSplat: Reflecting Gaussians for Mirror Scenes"
@@ -52,12 +54,34 @@ def test_a_rewrite_that_strays_is_caught_though_its_words_are_in_the_passage_or_
     assert _strays("Its densification strategy might lead to blurry artifacts.", gap, TITLE, "takeaways") == ""
 
 
-def test_the_model_sees_one_worked_example_and_no_title_to_echo():
+def test_the_model_sees_worked_examples_that_delete_words_and_no_title_to_echo():
     messages = transform_messages("step", TITLE, [SOURCE])
-    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert [m["role"] for m in messages] == ["system"] + ["user", "assistant"] * len(TRANSFORM_EXAMPLES) + ["user"]
     assert messages[2]["content"] == TRANSFORM_EXAMPLE[2]
+    assert {e[0] for e in TRANSFORM_EXAMPLES} >= {"compress", "step", "merge"}  # one per kind of task
     assert messages[-1]["content"].endswith(TRANSFORMS["step"]) and SOURCE in messages[-1]["content"]
     assert TITLE not in messages[-1]["content"]  # a small model echoed it, or put its name on every sentence
+    for _, sentences, answer in TRANSFORM_EXAMPLES:
+        # each answer is what the check asks of a transformation: at most two runs of its sentences' words, no
+        # word of its own, and no "so" that binds two facts by a cause (a small model copies the example's joint)
+        assert pieces(key_sequence(answer), key_sequence(" ".join(sentences))) <= TRANSFORM_CHECK.max_pieces
+        assert not content_stems(answer) - content_stems(" ".join(sentences))
+        assert not re.search(r"\bso\b", answer)
+
+
+def test_the_summary_asks_for_a_compression_of_its_sentences_not_a_free_summary():
+    # "say what this paper does" had the small model write "This paper proposes a new method for ..." (new words)
+    assert _TASK["summary"] == ("compress", "merge")
+
+
+def test_a_reply_cut_off_before_its_predicate_is_a_fragment_not_a_compression():
+    source = "The fusion module pairs depth tokens with colour tokens before decoding."
+    assert _truncated("The fusion module pairs.", [source])  # cut where no clause ends
+    subject = "Mirror reconstruction, aiming at rendering reflections, is a hard problem."
+    assert _truncated("Mirror reconstruction, aiming at rendering reflections.", [subject])  # predicate cut off
+    ends = "In addition, the module adapts to scene updates, thanks to joint learning."
+    assert not _truncated("In addition, the module adapts to scene updates.", [ends])  # a clause ends there
+    assert not _truncated("The fusion module pairs depth tokens with colour tokens.", [source])  # a cut object
 
 
 def test_a_copy_is_asked_once_more_and_the_shortened_reply_is_kept(tmp_path):

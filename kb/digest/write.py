@@ -2,8 +2,8 @@
 
 Two ways, chosen by `mode`:
 - "transform" (the bundled small model): one call per statement asks for a transformation that stays close to
-  its one or two sentences (compress, merge, one-sentence summary, method step, takeaway), after one worked
-  example (kb.prompts.TRANSFORM_EXAMPLE). The wrapping a small model puts around its sentence (a preamble line,
+  its one or two sentences (compress, merge, method step, takeaway; the summary compresses its sentences), after
+  worked examples that delete words (kb.prompts.TRANSFORM_EXAMPLES). The wrapping a small model puts around its sentence (a preamble line,
   list marks, a "Reflection:" label) is taken off (`repair_reply`: nothing is added or reworded), and the reply's
   first sentence that makes a claim is checked by kb.grounding.check.ground against those sentences alone. One
   the check passes is still not kept when it strays (`_strays`, stricter than the check: it credits the paper or
@@ -13,6 +13,7 @@ Two ways, chosen by `mode`:
   only copies its sentences is shown as the quote it is; a failed one gives way to the assigned sentence itself,
   quoted. A one-sentence group whose reply was no claim, a copy or a
   stray gets one more try with the plainest task ("shorten": delete words); its result goes through the same.
+  A reply that is only the start of its sentence cut before the predicate is a fragment (`_truncated`), not kept.
 - "free" (bigger models, `--model` / `--llm-url`): one call per field asks the field's question over the field's
   sentences as numbered passages; every sentence of the reply goes through the same check against them.
 With a verifier (KB_VERIFIER, kb.backends.verifiers) each statement the check keeps (in transform mode: that is
@@ -32,7 +33,7 @@ from kb.grounding.sentences import norm_text, parse_citations, quotable
 from kb.grounding.types import CHECK_QUOTE, REJECTED_BY_VERIFIER, Passage, Thresholds
 from kb.grounding.verify import verify_kept
 from kb.grounding.terms import content_stems
-from kb.prompts import DIGEST_FIELDS, TRANSFORM_EXAMPLE, digest_messages, transform_messages
+from kb.prompts import DIGEST_FIELDS, TRANSFORM_EXAMPLE, TRANSFORM_EXAMPLES, digest_messages, transform_messages
 
 MODES = ("auto", "transform", "free")
 
@@ -47,7 +48,7 @@ MODES = ("auto", "transform", "free")
 TRANSFORM_CHECK = Thresholds(max_new_words=0, max_pieces=2)
 
 # which transformation each field asks for (one sentence: first name; two sentences: second)
-_TASK = {"summary": ("summary", "summary"), "steps": ("step", "merge"), "takeaways": ("takeaway", "merge"),
+_TASK = {"summary": ("compress", "merge"), "steps": ("step", "merge"), "takeaways": ("takeaway", "merge"),
          "prior_methods": ("prior", "merge")}
 # where a transformation's one sentence is over: the model starts a new paragraph, a passage or an instruction
 _STOP = ["\n\n", "\n<", "<passage", "</passage", "\nPaper:", "\nRewrite", "\nCombine", "\nShorten"]
@@ -154,6 +155,10 @@ class Writer:
             if strayed:
                 verdict = {**verdict, "status": "unsupported", "reason": strayed, "retry": True}
             return None, self.quote(fallback, "replaced", raw, verdict)
+        if not strayed and _truncated(clean, texts):  # the start of its sentence, cut before its predicate
+            self.stats["replaced"] += 1
+            return None, self.quote(fallback, "replaced", raw, {**verdict, "status": "unsupported",
+                                                                "reason": "fragment", "retry": True})
         if _copies(clean, texts):  # the model returned its source: that is a quote, shown as one
             self.stats["copied"] += 1
             return None, self.quote(fallback, "quoted", raw, {**verdict, "retry": True})
@@ -256,7 +261,8 @@ def _strip_label(clean: str, source: str, title: str) -> str:
     return clean
 
 
-_EXAMPLE_STEMS = content_stems(" ".join([TRANSFORM_EXAMPLE[0], *TRANSFORM_EXAMPLE[1], TRANSFORM_EXAMPLE[2]]))
+_EXAMPLE_STEMS = content_stems(" ".join([TRANSFORM_EXAMPLE[0]] + [" ".join([*e[1], e[2]])
+                                                                  for e in TRANSFORM_EXAMPLES]))
 
 
 def _strays(clean: str, source: str, title: str, field: str) -> str:
@@ -275,6 +281,26 @@ def _strays(clean: str, source: str, title: str, field: str) -> str:
     if new & _EXAMPLE_STEMS:
         return "example"
     return "added-words" if len(new) >= 2 else ""
+
+
+_PREDICATE = re.compile(r"^\W*(?:is|are|was|were|has|have|had|can|could|will|would|may|might|must|should|does|do|"
+                        r"did)\b", re.I)
+
+
+def _truncated(clean: str, sources: list[str]) -> bool:
+    """The reply is the first half of one of its sentences or less, cut off where no clause ends ("The module
+    pairs." for "The module pairs primitives with meshes in one pass."), or it is cut where the rest is the
+    subject's own predicate ("X, aiming at Y." for "X, aiming at Y, is a challenging problem."): a fragment, though
+    every word of it is the sentence's. A cut that keeps most of the sentence drops a trailing phrase (fine)."""
+    c = norm_text(clean)
+    for s in sources:
+        words = s.split()
+        for i in range(1, len(words)):
+            if norm_text(" ".join(words[:i])) == c:
+                rest = " ".join(words[i:])
+                boundary = re.search(r"[,;:]\s*$", words[i - 1]) or words[i - 1].endswith(".")
+                return bool(_PREDICATE.match(rest)) if boundary else i < len(words) / 2
+    return False
 
 
 def _copies(clean: str, sources: list[str]) -> bool:
