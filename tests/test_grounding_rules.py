@@ -189,3 +189,17 @@ def test_a_capitalised_name_must_keep_its_capitals(emb):
     ordinary = [Passage(1, "s#0", "s", "Garment Capture", "SEAMS finds seams in garments. Seams are hard to see "
                         "in phone scans.", 1, "Abstract")]
     assert check_sentence("Seams are hard to see in phone scans [1].", ordinary, emb, t).supported
+
+
+def test_a_word_put_in_the_place_of_its_opposite_fails(emb):
+    """"inaccurate" for "accurate" next to the same word, though "inaccurate" occurs elsewhere in the sentence."""
+    p = [Passage(1, "s#0", "s", "Seam Finder", "The study shows a negative correlation between seam length and "
+                 "accurate capture, which lets us find inaccurate capture without any scans.", 1, "Abstract")]
+    t = Thresholds(**LENIENT)
+    swapped = "The study shows a negative correlation between seam length and inaccurate capture [1]."
+    v = check_sentence(swapped, p, emb, t)
+    assert v.status == "unsupported" and any(m.startswith("opposite") for m in v.missing), v.missing
+    assert check_sentence(swapped, p, emb, Thresholds(**LENIENT, disabled=frozenset({"polarity"}))).supported
+    assert check_sentence("The study shows a negative correlation between seam length and accurate capture [1].",
+                          p, emb, t).supported
+    assert check_sentence("It lets us find inaccurate capture without any scans [1].", p, emb, t).supported

@@ -468,6 +468,8 @@ def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
             out.append("negation")  # "does not", "fails to": the window negates none of what the sentence does
         elif not c.negated and len((w.negated - {"_"}) & c.stems) >= 2:
             out.append("dropped negation")  # the window negates words the sentence affirms
+        if swapped := _swapped_polarity(c, w):
+            out.append(f"opposite ({swapped})")
     return out
 
 
@@ -478,6 +480,34 @@ def _recased(word: str, w: Window) -> bool:
     if not w.texts or not ({low, low[:-1] if low.endswith("s") else low} & w.acronyms):
         return False
     return not any(re.search(rf"\b{re.escape(word)}\b", t) for t in w.texts)
+
+
+_NEG_PREFIXES = ("non", "dis", "in", "un", "im", "ir", "il")
+
+
+def _unprefixed(word: str) -> set[str]:
+    """The word without a negative prefix ("inaccurat" -> "accurat"), for each prefix it may carry."""
+    return {word[len(p):] for p in _NEG_PREFIXES if word.startswith(p) and len(word) - len(p) >= 4}
+
+
+def _swapped_polarity(c: Claim, w: Window) -> str:
+    """A word of the sentence put in the place of its opposite by prefix, next to the same word as in the window:
+    "the correlation between the disagreements and inaccurate reconstruction" where the window says "... and
+    accurate reconstruction" (and "inaccurate" only elsewhere). "" when there is none."""
+    pairs = [(a, b) for a, b in zip(c.seq, c.seq[1:])]
+    opposite = {y: ({*_unprefixed(y)} | {p + y for p in _NEG_PREFIXES}) & w.stems for _, y in pairs} | \
+        {x: ({*_unprefixed(x)} | {p + x for p in _NEG_PREFIXES}) & w.stems for x, _ in pairs}
+    if not any(opposite.values()):
+        return ""  # cheap exit: the window has no opposite of any word of the sentence
+    adjacent = set(zip(w.seq, w.seq[1:]))
+    for x, y in pairs:
+        for o in opposite.get(y, ()):
+            if (x, o) in adjacent and (x, y) not in adjacent:
+                return f"{y} for {o}"
+        for o in opposite.get(x, ()):
+            if (o, y) in adjacent and (x, y) not in adjacent:
+                return f"{x} for {o}"
+    return ""
 
 
 def best_window(c: Claim, ws: Sequence[Window], min_overlap: float, min_clause_overlap: float,
