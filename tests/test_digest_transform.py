@@ -8,7 +8,7 @@ import re
 
 from kb.backends.generators import FakeGenerator
 from kb.digest.render import render
-from kb.digest.types import COVERED, NOT_STATED, check_notes
+from kb.digest.types import COVERED, NOT_STATED
 from kb.digest.write import TRANSFORM_CHECK, _TASK, _strays, _truncated, repair_reply
 from kb.grounding.align import key_sequence, pieces
 from kb.grounding.terms import content_stems
@@ -145,29 +145,3 @@ def test_a_transformation_reassembled_from_many_pieces_is_not_kept(tmp_path):
     _, p = _one(tmp_path, gen=_fuse_reply("The Gaussians initialise a point cloud that fuses the depth maps."))
     s = _fuse_statement(p)  # every word is the sentence's, but who does what is reversed
     assert s.kind == "quote" and any(m.startswith("pieced") for m in s.verdict["missing"])
-
-
-def test_a_merge_the_check_rejects_becomes_each_sentence_transformed_on_its_own(tmp_path):
-    """Two adjacent background sentences are one merge request; a reworded merge fails the check, and each
-    sentence is then compressed on its own (two statements, each citing its own sentence), not quoted together."""
-    abstract = ("Today, scene capture from a few photographs is central to mapping and robotics. "
-                "Today, phone cameras record most of these photographs at low resolution. " + ABSTRACT.split(". ", 1)[1])
-
-    def gen(messages):
-        passage = _passage(messages)
-        if TRANSFORMS["merge"] in messages[-1]["content"] and passage.startswith("Today,"):
-            return "Robotics photographs record phone scenes at low mapping resolution."  # reassembled: pieced
-        first = passage.split(". ")[0].rstrip(".")
-        return (first.split(", ", 1)[1][:1].upper() + first.split(", ", 1)[1][1:] if first.startswith("Today,")
-                else first) + "."
-
-    _, p = _one(tmp_path, abstract=abstract, gen=FakeGenerator(gen))
-    background = p.field("background")
-    shown = background.shown
-    assert [s.kind for s in shown] == ["compressed", "compressed"], [(s.kind, s.text) for s in shown]
-    assert shown[0].text.startswith("Scene capture") and shown[1].text.startswith("Phone cameras")
-    assert all(s.citations and s.role == "background" for s in shown)
-    failed = [s for s in background.statements if s.action == "dropped"]
-    assert len(failed) == 1 and failed[0].verdict["reason"] == "merge-split"
-    assert p.stats["merges_split"] == 1
-    assert any("not supported by the sources and dropped" in n for n in check_notes(p))

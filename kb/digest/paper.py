@@ -247,7 +247,7 @@ def digest_paper(paper_id: str, catalog: Catalog, embedder, generator,
     numbering = _Numbering()
     stats = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "generation_seconds": 0.0, "generated": 0,
              "kept": 0, "replaced": 0, "dropped": 0, "quoted": 0, "copied": 0, "not_claims": 0,
-             "retries": 0, "retries_kept": 0, "merges_split": 0,
+             "retries": 0, "retries_kept": 0,
              "rejected_by_verifier": 0}
     sentences = paper_sentences(chunks, paper.title)
     survey = is_survey([s.text for s in sentences if s.role in ("contribution", "background")]) or \

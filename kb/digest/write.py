@@ -100,22 +100,9 @@ class Writer:
             return []
         if self.mode == "free":
             return self._free(name, groups)
-        return [st for g in groups for st in self._transform_group(name, g)]
+        return [self._transform(name, g) for g in groups]
 
     # ----------------------------------------------------------------------------------------- transformations
-
-    def _transform_group(self, name: str, group: list[RoledSentence]) -> list[Statement]:
-        """One statement for `group`; a merge of two sentences the check did not keep becomes each sentence
-        transformed on its own (two statements, each rests on its one sentence), not one quote of both. The
-        summary stays one statement: it falls back to what the paper does."""
-        first = self._transform(name, group)
-        if first.action == "kept" or len(group) < 2 or name == "summary":
-            return [first]
-        self.stats["merges_split"] += 1
-        # the failed merge is not shown: it stays in the record as dropped, with what the model wrote
-        failed = Statement("", [], "dropped", first.generated, {**(first.verdict or {}), "reason": "merge-split"},
-                           role=first.role, kind=first.kind)
-        return [failed] + [self._transform(name, [s]) for s in group]
 
     def _transform(self, name: str, group: list[RoledSentence]) -> Statement:
         fallback = group[:1] if name == "summary" else group  # the summary falls back to what the paper does
