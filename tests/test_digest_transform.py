@@ -58,7 +58,6 @@ def test_the_model_sees_worked_examples_that_delete_words_and_no_title_to_echo()
     messages = transform_messages("step", TITLE, [SOURCE])
     assert [m["role"] for m in messages] == ["system"] + ["user", "assistant"] * len(TRANSFORM_EXAMPLES) + ["user"]
     assert messages[2]["content"] == TRANSFORM_EXAMPLE[2]
-    assert {e[0] for e in TRANSFORM_EXAMPLES} >= {"compress", "step", "merge"}  # one per kind of task
     assert messages[-1]["content"].endswith(TRANSFORMS["step"]) and SOURCE in messages[-1]["content"]
     assert TITLE not in messages[-1]["content"]  # a small model echoed it, or put its name on every sentence
     for _, sentences, answer in TRANSFORM_EXAMPLES:
