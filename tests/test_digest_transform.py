@@ -52,6 +52,12 @@ def test_a_rewrite_that_strays_is_caught_though_its_words_are_in_the_passage_or_
     assert _strays("Its strategy of densification causes severe blurry artifacts in mirrors.", gap, TITLE,
                    "takeaways") == "added-words"
     assert _strays("Its densification strategy might lead to blurry artifacts.", gap, TITLE, "takeaways") == ""
+    # "It" where the sentence names its subject: the cut moves the claim onto whatever "it" is
+    hard = "Detecting mirrors in phone videos is thought to be hard for modern segmenters."
+    assert _strays("It is thought to be hard for modern segmenters.", hard, TITLE, "background") == "pronoun"
+    assert _strays("It's thought to be hard for modern segmenters.", hard, TITLE, "background") == "pronoun"
+    same = "However, it faces challenges in modelling mirror reflections."
+    assert _strays("It faces challenges in modelling mirror reflections.", same, TITLE, "prior_methods") == ""
 
 
 def test_the_model_sees_worked_examples_that_delete_words_and_no_title_to_echo():

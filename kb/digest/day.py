@@ -42,8 +42,9 @@ log = logging.getLogger(__name__)
 ORDERS = ("relevance", "listing")
 # Bump when the per-paper digest logic changes in a way the cache must not survive.
 # 3: fields read role-assigned sentences (kb.digest.roles); 4: statements record the check they passed
-# (Statement.check)
-DIGEST_VERSION = "5"
+# (Statement.check); 5: transformations, "covered" fields; 6: a rewrite opening with "It" where its sentence
+# names the subject is not kept
+DIGEST_VERSION = "6"
 Progress = Callable[..., None]
 
 
