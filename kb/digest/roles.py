@@ -104,7 +104,8 @@ _GENERIC_OUR = _re(r"\bour\s+(?:\w+\s+)?(?:world|lives|life|society|environment|
                    r"senses|everyday|daily|species|universe|bodies)\b")
 # A sentence that only announces the contributions listed after it ("... our paper presents three key
 # contributions.", "Our contributions are as follows:") says nothing of them itself.
-_ANNOUNCE = _re(r"\bcontributions?\s*[.:]?\s*$|\bcontributions?\b[^.]{0,40}\b(?:as follows|below|following)\s*[.:]?\s*$")
+_ANNOUNCE = _re(r"\bcontributions?\s*[.:]?\s*$|"
+                r"\bcontributions?\b[^.]{0,40}\b(?:as follows|below|following)\s*[.:]?\s*$")
 
 _SELF = _re(r"\b(?:the|this|our|present|current) (?:paper|work|study|article|letter|survey|method|approach|"
             r"framework|authors?)(?:'s)?\b|\b(?:we|our|us)\b|\bthe proposed\b")

@@ -3,17 +3,18 @@
 Two ways, chosen by `mode`:
 - "transform" (the bundled small model): one call per statement asks for a transformation that stays close to
   its one or two sentences (compress, merge, method step, takeaway; the summary compresses its sentences), after
-  worked examples that delete words (kb.prompts.TRANSFORM_EXAMPLES). The wrapping a small model puts around its sentence (a preamble line,
-  list marks, a "Reflection:" label) is taken off (`repair_reply`: nothing is added or reworded), and the reply's
-  first sentence that makes a claim is checked by kb.grounding.check.ground against those sentences alone. One
-  the check passes is still not kept when it strays (`_strays`, stricter than the check: it credits the paper or
-  its title's names with what the sentence says of something else, borrows words of the example, or brings two
-  content words its sentences lack). The check itself runs with the transformation's thresholds
-  (TRANSFORM_CHECK: no new content word but synonyms, at most two runs of the sentences' words). A reply that
-  only copies its sentences is shown as the quote it is; a failed one gives way to the assigned sentence itself,
-  quoted. A one-sentence group whose reply was no claim, a copy or a
-  stray gets one more try with the plainest task ("shorten": delete words); its result goes through the same.
-  A reply that is only the start of its sentence cut before the predicate is a fragment (`_truncated`), not kept.
+  the worked example of kb.prompts.TRANSFORM_EXAMPLES (a compression that deletes words). The wrapping a small
+  model puts around its sentence (a preamble line, list marks, a "Reflection:" label) is taken off
+  (`repair_reply`: nothing is added or reworded), and the reply's first sentence that makes a claim is checked
+  by kb.grounding.check.ground against those sentences alone. One the check passes is still not kept when it
+  strays (`_strays`, stricter than the check: it credits the paper or its title's names with what the sentence
+  says of something else, borrows words of the example, brings two content words its sentences lack, or opens
+  with "It" where its sentence names the subject) or when it is only the start of its sentence cut before the
+  predicate (`_truncated`). The check itself runs with the transformation's thresholds (TRANSFORM_CHECK: no new
+  content word but synonyms, at most two runs of the sentences' words). A reply that only copies its sentences
+  is shown as the quote it is; a failed one gives way to the assigned sentence itself, quoted. A one-sentence
+  group whose reply was no claim, a copy or a stray gets one more try with the plainest task ("shorten": delete
+  words); its result goes through the same.
 - "free" (bigger models, `--model` / `--llm-url`): one call per field asks the field's question over the field's
   sentences as numbered passages; every sentence of the reply goes through the same check against them.
 With a verifier (KB_VERIFIER, kb.backends.verifiers) each statement the check keeps (in transform mode: that is
@@ -155,7 +156,7 @@ class Writer:
             if strayed:
                 verdict = {**verdict, "status": "unsupported", "reason": strayed, "retry": True}
             return None, self.quote(fallback, "replaced", raw, verdict)
-        if not strayed and _truncated(clean, texts):  # the start of its sentence, cut before its predicate
+        if _truncated(clean, texts):  # the start of its sentence, cut before its predicate
             self.stats["replaced"] += 1
             return None, self.quote(fallback, "replaced", raw, {**verdict, "status": "unsupported",
                                                                 "reason": "fragment", "retry": True})
