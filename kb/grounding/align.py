@@ -19,7 +19,8 @@ with the passage's title -- that passes every rule below at once:
 - facts: every number and name of the sentence is in that window (facts bound together as the source binds them),
   and so is a capitalised first word ("Pink sang ...": a name or the subject, not a connective like "Moreover");
 - qualifiers: every evaluative, novelty or comparison word ("first", "novel", "significantly", "accurate",
-  "robust", "better") is one the window uses too;
+  "robust", "better") is one the window uses too, and a hedge or quantifier the window puts right before a word
+  the sentence keeps ("predominantly operate", "many existing") is kept, or another in its place;
 - polarity: a sentence states a negation or absence ("does not", "fails to", "lacks") only when the window does,
   and does not drop a negation the window states about the same words (two or more of them: one shared word is
   often chance -- "No. 20 on the chart", "unlike ISM, which ...").
@@ -43,6 +44,13 @@ from kb.grounding.shape import CONNECTIVES, claim_shape, words  # noqa: F401 - c
 from kb.grounding.synonyms import synonym_key, synonym_keys
 from kb.grounding.terms import (FILLER, STOPWORDS, content_stems, entity_keys, fact_entities, fact_numbers,
                                 number_set, stem)
+
+# Hedges and quantifiers: a shortening that drops one ("Recent world models operate ..." for "... predominantly
+# operate ...") states more than its source.
+HEDGES = frozenset("""
+may might could often usually typically predominantly mostly partially partly some many most several largely
+primarily generally potentially sometimes rarely occasionally frequently commonly possibly likely
+""".split())
 
 RULES = ("claim_shape", "coverage", "binding", "purpose", "clauses", "facts", "qualifiers", "polarity", "question")
 
@@ -139,6 +147,18 @@ class Window:
         return frozenset(synonym_keys(self.stems))
 
     @cached_property
+    def hedged(self) -> frozenset:
+        """The stems of the words a hedge or quantifier stands right before ("predominantly operate", "many
+        existing"): a sentence that keeps such a word keeps a hedge too."""
+        out = set()
+        for t in self.texts:
+            ws = words(t)
+            for i, x in enumerate(ws):
+                if x in HEDGES:
+                    out.update(stem(y) for y in ws[i + 1: i + 3][:1] if len(y) > 3)
+        return frozenset(out)
+
+    @cached_property
     def acronyms(self) -> frozenset:
         """Its all-capital names of three letters or more ("DIAMOND", "SPEAK"), lower-cased."""
         return frozenset(a.lower() for t in self.texts for a in re.findall(r"\b[A-Z]{3,}\b", t))
@@ -226,6 +246,7 @@ class Claim:
     seq: tuple[str, ...] = ()  # as Window.seq
     titled: tuple[str, ...] = ()  # its Title-case words ("Diamonds"): a name the window writes in capitals must
     # keep them
+    hedged: bool = False  # it uses a hedge or quantifier itself ("often", "many", "may")
 
 
 # The frames a model puts around an answer to a digest question (kb.prompts.DIGEST_FIELDS) -- "This paper starts
@@ -266,7 +287,7 @@ def claim(sentence: str, pool: set[str] | None = None, asked: frozenset = frozen
     return Claim(stems, clause_stems, fact_numbers(sentence), fact_entities(sentence), qualifiers(ws),
                  _negated_stems(ws),
                  stems & pool if pool is not None else stems, pairs, lead, tuple(purposes), frozenset(stems & asked),
-                 key_sequence(sentence), tuple(re.findall(r"\b[A-Z][a-z]+\b", sentence)))
+                 key_sequence(sentence), tuple(re.findall(r"\b[A-Z][a-z]+\b", sentence)), bool(HEDGES & set(ws)))
 
 
 _PURPOSE_RE = re.compile(r"\b(?:using|uses|use|used|leverag(?:es|ing|e)|employ(?:s|ing)?|via)\s+([^,;]{3,80}?)\s+"
@@ -349,6 +370,8 @@ def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
             out.append(c.lead)  # the sentence's subject, or a name at its start, is not in the window
         out += [f"{t} (a name written otherwise)" for t in c.titled if _recased(t, w)]
     if "qualifiers" not in disabled:
+        if not c.hedged and (dropped := c.stems & w.hedged):
+            out.append(f"dropped hedge ({' '.join(sorted(dropped))})")  # "operate" for "predominantly operate"
         for key, word in c.qualifiers.items():
             backing = f"{_QUALIFIER_FAMILIES[key]} {_ALSO_BACKED_BY.get(key, '')}".split()
             if not any(x in w.words for x in backing):

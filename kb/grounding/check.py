@@ -38,7 +38,8 @@ from kb.grounding.verify import Verifier, verify_kept
 # Bump when a change to the check can change a verdict: cached digests are keyed on it (kb.digest.day.paper_key).
 # 6: difficulty phrases ("struggle to", "face challenges when") read as negation; "X, a method that does Y." is a
 # noun phrase, no claim; a name in capitals ("DIAMOND") written as a word ("Diamonds") fails; a word put in the
-# place of its opposite by prefix ("inaccurate" for "accurate") fails.
+# place of its opposite by prefix ("inaccurate" for "accurate") fails; a hedge or quantifier the window puts on a
+# kept word ("predominantly operate") must stay.
 # 5: purpose, lead-word, title-names rules; cut-off clauses fail; kb ask: question words.
 GROUNDING_VERSION = "6"
 
