@@ -36,7 +36,7 @@ Each rule has a name in RULES; `Thresholds.disabled` switches rules off one at a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Iterable, Sequence
 
@@ -155,7 +155,7 @@ class Window:
             ws = words(t)
             for i, x in enumerate(ws):
                 if x in HEDGES:
-                    out.update(stem(y) for y in ws[i + 1: i + 3][:1] if len(y) > 3)
+                    out.update(stem(y) for y in ws[i + 1: i + 2] if len(y) > 3)
         return frozenset(out)
 
     @cached_property
@@ -247,6 +247,8 @@ class Claim:
     titled: tuple[str, ...] = ()  # its Title-case words ("Diamonds"): a name the window writes in capitals must
     # keep them
     hedged: bool = False  # it uses a hedge or quantifier itself ("often", "many", "may")
+    opposites: dict = field(default_factory=dict)  # word of `seq` -> its opposites by prefix ("accurat" ->
+    # {"inaccurat", "unaccurat", ...}; "inaccurat" -> {"accurat"}), for the polarity rule
 
 
 # The frames a model puts around an answer to a digest question (kb.prompts.DIGEST_FIELDS) -- "This paper starts
@@ -279,6 +281,7 @@ def claim(sentence: str, pool: set[str] | None = None, asked: frozenset = frozen
                   for i in range(len(seq)) for j in (i + 1, i + 2) if j < len(seq) and seq[i] != seq[j]]
     first = re.match(r"\s*([A-Z][a-z]+)\s+[a-z]", sentence)  # "Pink sang", not "Norman Borlaug", "Single-use"
     lead = first.group(1) if first and first.group(1).lower() not in STOPWORDS | FILLER | CONNECTIVES else ""
+    seq = key_sequence(sentence)
     purposes = []
     for m in _PURPOSE_RE.finditer(sentence):
         tool, verb = stem_list(m.group(1)), stem_list(m.group(2))
@@ -287,7 +290,8 @@ def claim(sentence: str, pool: set[str] | None = None, asked: frozenset = frozen
     return Claim(stems, clause_stems, fact_numbers(sentence), fact_entities(sentence), qualifiers(ws),
                  _negated_stems(ws),
                  stems & pool if pool is not None else stems, pairs, lead, tuple(purposes), frozenset(stems & asked),
-                 key_sequence(sentence), tuple(re.findall(r"\b[A-Z][a-z]+\b", sentence)), bool(HEDGES & set(ws)))
+                 seq, tuple(re.findall(r"\b[A-Z][a-z]+\b", sentence)), bool(HEDGES & set(ws)),
+                 {x: _unprefixed(x) | {p + x for p in _NEG_PREFIXES} for x in set(seq)})
 
 
 _PURPOSE_RE = re.compile(r"\b(?:using|uses|use|used|leverag(?:es|ing|e)|employ(?:s|ing)?|via)\s+([^,;]{3,80}?)\s+"
@@ -370,7 +374,7 @@ def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
             out.append(c.lead)  # the sentence's subject, or a name at its start, is not in the window
         out += [f"{t} (a name written otherwise)" for t in c.titled if _recased(t, w)]
     if "qualifiers" not in disabled:
-        if not c.hedged and (dropped := c.stems & w.hedged):
+        if not c.hedged and HEDGES & w.words and (dropped := c.stems & w.hedged):
             out.append(f"dropped hedge ({' '.join(sorted(dropped))})")  # "operate" for "predominantly operate"
         for key, word in c.qualifiers.items():
             backing = f"{_QUALIFIER_FAMILIES[key]} {_ALSO_BACKED_BY.get(key, '')}".split()
@@ -408,18 +412,18 @@ def _swapped_polarity(c: Claim, w: Window) -> str:
     """A word of the sentence put in the place of its opposite by prefix, next to the same word as in the window:
     "the correlation between the disagreements and inaccurate reconstruction" where the window says "... and
     accurate reconstruction" (and "inaccurate" only elsewhere). "" when there is none."""
-    pairs = [(a, b) for a, b in zip(c.seq, c.seq[1:])]
-    opposite = {y: ({*_unprefixed(y)} | {p + y for p in _NEG_PREFIXES}) & w.stems for _, y in pairs} | \
-        {x: ({*_unprefixed(x)} | {p + x for p in _NEG_PREFIXES}) & w.stems for x, _ in pairs}
+    opposite = {x: o & w.stems for x, o in c.opposites.items()}
     if not any(opposite.values()):
         return ""  # cheap exit: the window has no opposite of any word of the sentence
     adjacent = set(zip(w.seq, w.seq[1:]))
-    for x, y in pairs:
-        for o in opposite.get(y, ()):
-            if (x, o) in adjacent and (x, y) not in adjacent:
+    for x, y in zip(c.seq, c.seq[1:]):
+        if (x, y) in adjacent:
+            continue
+        for o in opposite[y]:
+            if (x, o) in adjacent:
                 return f"{y} for {o}"
-        for o in opposite.get(x, ()):
-            if (o, y) in adjacent and (x, y) not in adjacent:
+        for o in opposite[x]:
+            if (o, y) in adjacent:
                 return f"{x} for {o}"
     return ""
 
