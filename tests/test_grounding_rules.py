@@ -83,7 +83,7 @@ def test_each_rule_catches_its_error_class(rule, sentence, emb):
 
 
 def test_all_rules_are_exercised():
-    assert {rule for rule, _ in CASES} | {"question"} == set(RULES)
+    assert {rule for rule, _ in CASES} | {"question", "quotes", "items"} == set(RULES)  # those two: below
 
 
 def test_question_words_echoed_into_a_sentence_must_be_in_its_window(emb):
@@ -216,3 +216,40 @@ def test_a_hedge_or_quantifier_the_window_puts_on_a_kept_word_stays(emb):
         assert_caught(broadened, p, emb, "qualifiers", "dropped hedge")
     assert check_sentence("Recent scanners mostly operate on depth images of the body [1].", p, emb, t).supported
     assert check_sentence("Many existing scanners ignore loose garments [1].", p, emb, t).supported
+
+
+def test_a_hedge_is_read_past_to_be(emb):
+    """"seems to be essential" hedges "essential": "is essential" states more than the source."""
+    p = [Passage(1, "s#0", "s", "Seam Study", "Careful stitching seems to be essential for durable seams in "
+                 "loose garments.", 1, "Abstract")]
+    assert_caught("Careful stitching is essential for durable seams in loose garments [1].", p, emb, "qualifiers",
+                  "dropped hedge")
+    assert check_sentence("Careful stitching seems essential for durable seams in loose garments [1].", p, emb,
+                          Thresholds(**LENIENT)).supported
+
+
+def test_quoted_words_must_be_in_the_window_as_written(emb):
+    """A quotation must be the source's words in the source's order (inflection aside): a title made up of the
+    page's words ('Gone Gone Gone') fails; the real title, quoted from the page's title, passes."""
+    p = [Passage(1, "s#0", "s", "Since You Left", "\"Since You Left\" is a song recorded by the singer Ana Vale "
+                 "for her second album, Tidal (2004), and it was gone from the charts within a week.", 1, "")]
+    t = Thresholds(**LENIENT)
+    assert_caught("Ana Vale sang 'Gone Gone Gone' on her second album, Tidal [1].", p, emb, "quotes", "quoted")
+    assert check_sentence("Ana Vale sang 'Since You Left' on her second album, Tidal [1].", p, emb, t).supported
+    assert check_sentence("Ana Vale recorded the song “since you left” for her second album [1].", p, emb,
+                          t).supported  # case and quotation marks aside
+    assert check_sentence("The singer's second album's song, Tidal's, was recorded by Ana Vale [1].", p, emb,
+                          t).status == "supported"  # apostrophes are no quotation marks
+
+
+def test_a_list_item_no_cited_passage_mentions_fails(emb):
+    """"in the oven or microwave" where the source has only the oven: an item added to a true list."""
+    p = [Passage(1, "s#0", "s", "Record Bowls", "You can turn old vinyl records into bowls by heating them in the "
+                 "oven on a cookie sheet for a few minutes.", 1, "")]
+    t = Thresholds(**LENIENT)
+    for added in ("You can turn vinyl records into bowls by heating them in the oven or microwave [1].",
+                  "You can turn vinyl records into bowls by heating them in the oven, microwave, and grill [1]."):
+        assert_caught(added, p, emb, "items", "added item")
+    assert check_sentence("You can turn vinyl records into bowls by heating them in the oven for a few minutes "
+                          "[1].", p, emb, t).supported
+    assert check_sentence("Heat old records in the oven and turn them into bowls [1].", p, emb, t).supported

@@ -21,6 +21,10 @@ with the passage's title -- that passes every rule below at once:
 - qualifiers: every evaluative, novelty or comparison word ("first", "novel", "significantly", "accurate",
   "robust", "better") is one the window uses too, and a hedge or quantifier the window puts right before a word
   the sentence keeps ("predominantly operate", "many existing") is kept, or another in its place;
+- quotes: what the sentence puts in quotation marks is in the window (its sentences or title) as a run of the
+  same content words ("sings 'Gone Gone Gone'" fails on a page that only has "Since U Been Gone");
+- items: a list does not gain an item the cited passages never mention beside one they do ("heat them in the
+  oven or microwave" where the source has only the oven);
 - polarity: a sentence states a negation or absence ("does not", "fails to", "lacks") only when the window does,
   and does not drop a negation the window states about the same words (two or more of them: one shared word is
   often chance -- "No. 20 on the chart", "unlike ISM, which ...").
@@ -40,6 +44,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Iterable, Sequence
 
+from kb.grounding.phrases import added_items, contains, quoted
 from kb.grounding.shape import CONNECTIVES, claim_shape, words  # noqa: F401 - claim_shape is part of this API
 from kb.grounding.synonyms import synonym_key, synonym_keys
 from kb.grounding.terms import (FILLER, STOPWORDS, content_stems, entity_keys, fact_entities, fact_numbers,
@@ -49,10 +54,14 @@ from kb.grounding.terms import (FILLER, STOPWORDS, content_stems, entity_keys, f
 # operate ...") states more than its source.
 HEDGES = frozenset("""
 may might could often usually typically predominantly mostly partially partly some many most several largely
-primarily generally potentially sometimes rarely occasionally frequently commonly possibly likely
+primarily generally potentially sometimes rarely occasionally frequently commonly possibly likely seem seems
+seemingly apparently probably perhaps arguably presumably approximately roughly nearly almost
 """.split())
+# Words between a hedge and the word it qualifies ("seems to be essential"): read past them.
+_HEDGE_SKIP = frozenset("to be been that the a an".split())
 
-RULES = ("claim_shape", "coverage", "binding", "purpose", "clauses", "facts", "qualifiers", "polarity", "question")
+RULES = ("claim_shape", "coverage", "binding", "purpose", "clauses", "facts", "qualifiers", "polarity", "question",
+         "quotes", "items")
 
 
 # Negation and absence. "n't" forms are normalised to "not" first.
@@ -133,6 +142,7 @@ class Window:
     negated: set[str]  # content stems of the words a negation in the window applies to ("not X Y Z")
     parts: tuple[set[str], ...] = ()  # a two-sentence window: each sentence's content stems (without the title's)
     texts: tuple[str, ...] = ()  # the window's sentences (without the title)
+    title: str = ""  # the passage's title, whole (the quotes rule)
 
     # Computed on first use: only a sentence that says "using A to do B" reads `pieces`, and only a
     # transformation's stricter thresholds (kb.digest.write) read `syn` and `seq`.
@@ -155,13 +165,19 @@ class Window:
             ws = words(t)
             for i, x in enumerate(ws):
                 if x in HEDGES:
-                    out.update(stem(y) for y in ws[i + 1: i + 2] if len(y) > 3)
+                    after = [y for y in ws[i + 1: i + 4] if y not in _HEDGE_SKIP][:1]
+                    out.update(stem(y) for y in after if len(y) > 3)
         return frozenset(out)
 
     @cached_property
     def acronyms(self) -> frozenset:
         """Its all-capital names of three letters or more ("DIAMOND", "SPEAK"), lower-cased."""
         return frozenset(a.lower() for t in self.texts for a in re.findall(r"\b[A-Z]{3,}\b", t))
+
+    @cached_property
+    def quoted(self) -> tuple[str, ...]:
+        """`seq` with the title's (the quotes rule: a quoted song title may be the page's title)."""
+        return self.seq + ("",) + key_sequence(self.title)
 
     @cached_property
     def seq(self) -> tuple[str, ...]:
@@ -210,11 +226,11 @@ def windows(n: int, infos: Sequence[SentenceInfo], title: str) -> list[Window]:
     names = sentence_info(" ".join(title_names(title))) if title else full
     t = SentenceInfo(names.stems, names.words, full.numbers, full.keys, set())
     out = [Window(n, s.stems | t.stems, s.words | t.words, s.numbers | t.numbers, s.keys | t.keys, s.negated,
-                  texts=(s.text,)) for s in infos]
+                  texts=(s.text,), title=title) for s in infos]
     for a, b in zip(infos, infos[1:]):
         out.append(Window(n, a.stems | b.stems | t.stems, a.words | b.words | t.words,
                           a.numbers | b.numbers | t.numbers, a.keys | b.keys | t.keys, a.negated | b.negated,
-                          (a.stems, b.stems), (a.text, b.text)))
+                          (a.stems, b.stems), (a.text, b.text), title))
     return out
 
 
@@ -249,6 +265,9 @@ class Claim:
     hedged: bool = False  # it uses a hedge or quantifier itself ("often", "many", "may")
     opposites: dict = field(default_factory=dict)  # word of `seq` -> its opposites by prefix ("accurat" ->
     # {"inaccurat", "unaccurat", ...}; "inaccurat" -> {"accurat"}), for the polarity rule
+    quotes: tuple[tuple[str, ...], ...] = ()  # what it puts in quotation marks, as key_sequence (the quotes rule)
+    items: tuple[str, ...] = ()  # list items the cited passages never mention, beside one they do ("microwave" in
+    # "in the oven or microwave")
 
 
 # The frames a model puts around an answer to a digest question (kb.prompts.DIGEST_FIELDS) -- "This paper starts
@@ -265,8 +284,10 @@ _FRAME_RE = re.compile(
     re.I)
 
 
-def claim(sentence: str, pool: set[str] | None = None, asked: frozenset = frozenset()) -> Claim:
-    """`pool`: the content stems of all cited passages (words found nowhere are the overlap rule's business)."""
+def claim(sentence: str, pool: set[str] | None = None, asked: frozenset = frozenset(),
+          mentioned: set[str] | None = None) -> Claim:
+    """`pool`: the content stems of all cited windows (words found nowhere are the overlap rule's business);
+    `mentioned`: those of the cited passages with their whole titles (default `pool`), for the items rule."""
     ws = words(sentence)
     sentence = _FRAME_RE.sub("", sentence)
     parts = clauses(sentence)
@@ -291,7 +312,10 @@ def claim(sentence: str, pool: set[str] | None = None, asked: frozenset = frozen
                  _negated_stems(ws),
                  stems & pool if pool is not None else stems, pairs, lead, tuple(purposes), frozenset(stems & asked),
                  seq, tuple(re.findall(r"\b[A-Z][a-z]+\b", sentence)), bool(HEDGES & set(ws)),
-                 {x: _unprefixed(x) | {p + x for p in _NEG_PREFIXES} for x in set(seq)})
+                 {x: _unprefixed(x) | {p + x for p in _NEG_PREFIXES} for x in set(seq)},
+                 tuple(q for q in (key_sequence(m) for m in quoted(sentence)) if q),
+                 tuple(added_items(sentence, mentioned if mentioned is not None else pool))
+                 if pool is not None or mentioned is not None else ())
 
 
 _PURPOSE_RE = re.compile(r"\b(?:using|uses|use|used|leverag(?:es|ing|e)|employ(?:s|ing)?|via)\s+([^,;]{3,80}?)\s+"
@@ -373,6 +397,10 @@ def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
         if c.lead and c.lead.lower() not in w.words and stem(c.lead.lower()) not in w.words:
             out.append(c.lead)  # the sentence's subject, or a name at its start, is not in the window
         out += [f"{t} (a name written otherwise)" for t in c.titled if _recased(t, w)]
+    if "quotes" not in disabled:
+        out += [f"quoted ({' '.join(q)})" for q in c.quotes if not contains(w.quoted, q)]  # not as the source has it
+    if "items" not in disabled and c.items:
+        out.append(f"added item ({' '.join(c.items)})")
     if "qualifiers" not in disabled:
         if not c.hedged and HEDGES & w.words and (dropped := c.stems & w.hedged):
             out.append(f"dropped hedge ({' '.join(sorted(dropped))})")  # "operate" for "predominantly operate"

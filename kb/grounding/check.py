@@ -36,12 +36,14 @@ from kb.grounding.verify import Verifier, verify_kept
 
 
 # Bump when a change to the check can change a verdict: cached digests are keyed on it (kb.digest.day.paper_key).
+# 7: quoted words must be in the window as written; a list item no cited passage mentions fails; more hedges
+# ("seems", "approximately"), read past "to be".
 # 6: difficulty phrases ("struggle to", "face challenges when") read as negation; "X, a method that does Y." is a
 # noun phrase, no claim; a name in capitals ("DIAMOND") written as a word ("Diamonds") fails; a word put in the
 # place of its opposite by prefix ("inaccurate" for "accurate") fails; a hedge or quantifier the window puts on a
 # kept word ("predominantly operate") must stay.
 # 5: purpose, lead-word, title-names rules; cut-off clauses fail; kb ask: question words.
-GROUNDING_VERSION = "6"
+GROUNDING_VERSION = "7"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -148,7 +150,8 @@ def _aligned(clean: str, evs: list[_Evidence], t: Thresholds, asked: frozenset =
         if shape:
             return [f"not a claim ({shape})"]
     pool = set().union(*(w.stems for e in evs for w in e.windows))
-    _, fails = align.best_window(align.claim(clean, pool, asked), [w for e in evs for w in e.windows],
+    mentioned = set().union(*(e.stems for e in evs))
+    _, fails = align.best_window(align.claim(clean, pool, asked, mentioned), [w for e in evs for w in e.windows],
                                  t.min_window_overlap, t.min_clause_overlap, t.disabled, t.max_new_words,
                                  t.max_pieces)
     return fails
