@@ -38,6 +38,10 @@ def assert_caught(sentence, passages, emb, rule, why):
     assert check_sentence(sentence, passages, emb, Thresholds(**LENIENT, disabled=frozenset({rule}))).supported
 
 
+def passes(sentence, passages, emb):
+    return check_sentence(sentence, passages, emb, Thresholds(**LENIENT)).supported
+
+
 FAITHFUL = [
     "MeshFlow reconstructs a dressed garment mesh from one photo.",
     "The pose encoder predicts body pose from the image.",
@@ -224,8 +228,7 @@ def test_a_hedge_is_read_past_to_be(emb):
                  "loose garments.", 1, "Abstract")]
     assert_caught("Careful stitching is essential for durable seams in loose garments [1].", p, emb, "qualifiers",
                   "dropped hedge")
-    assert check_sentence("Careful stitching seems essential for durable seams in loose garments [1].", p, emb,
-                          Thresholds(**LENIENT)).supported
+    assert passes("Careful stitching seems essential for durable seams in loose garments [1].", p, emb)
 
 
 def test_quoted_words_must_be_in_the_window_as_written(emb):
@@ -233,23 +236,19 @@ def test_quoted_words_must_be_in_the_window_as_written(emb):
     page's words ('Gone Gone Gone') fails; the real title, quoted from the page's title, passes."""
     p = [Passage(1, "s#0", "s", "Since You Left", "\"Since You Left\" is a song recorded by the singer Ana Vale "
                  "for her second album, Tidal (2004), and it was gone from the charts within a week.", 1, "")]
-    t = Thresholds(**LENIENT)
     assert_caught("Ana Vale sang 'Gone Gone Gone' on her second album, Tidal [1].", p, emb, "quotes", "quoted")
-    assert check_sentence("Ana Vale sang 'Since You Left' on her second album, Tidal [1].", p, emb, t).supported
-    assert check_sentence("Ana Vale recorded the song “since you left” for her second album [1].", p, emb,
-                          t).supported  # case and quotation marks aside
-    assert check_sentence("The singer's second album's song, Tidal's, was recorded by Ana Vale [1].", p, emb,
-                          t).status == "supported"  # apostrophes are no quotation marks
+    assert passes("Ana Vale sang 'Since You Left' on her second album, Tidal [1].", p, emb)
+    assert passes("Ana Vale recorded the song “since you left” for her second album [1].", p, emb)  # case aside
+    assert passes("The singer's second album's song, Tidal's, was recorded by Ana Vale [1].", p, emb)  # apostrophes
 
 
 def test_a_list_item_no_cited_passage_mentions_fails(emb):
     """"in the oven or microwave" where the source has only the oven: an item added to a true list."""
     p = [Passage(1, "s#0", "s", "Record Bowls", "You can turn old vinyl records into bowls by heating them in the "
                  "oven on a cookie sheet for a few minutes.", 1, "")]
-    t = Thresholds(**LENIENT)
-    for added in ("You can turn vinyl records into bowls by heating them in the oven or microwave [1].",
-                  "You can turn vinyl records into bowls by heating them in the oven, microwave, and grill [1]."):
-        assert_caught(added, p, emb, "items", "added item")
-    assert check_sentence("You can turn vinyl records into bowls by heating them in the oven for a few minutes "
-                          "[1].", p, emb, t).supported
-    assert check_sentence("Heat old records in the oven and turn them into bowls [1].", p, emb, t).supported
+    assert_caught("You can turn vinyl records into bowls by heating them in the oven or microwave [1].", p, emb,
+                  "items", "added item")
+    assert_caught("You can turn vinyl records into bowls by heating them in the oven, microwave, and grill [1].", p,
+                  emb, "items", "added item")
+    assert passes("You can turn vinyl records into bowls by heating them in the oven for a few minutes [1].", p, emb)
+    assert passes("Heat old records in the oven and turn them into bowls [1].", p, emb)
