@@ -96,6 +96,9 @@ def test_terms_numbers_names_and_stems():
     assert [n for n, _ in fact_entities("The model is fast.")] == []  # sentence-initial capital is no name
     assert stem("reaches") == stem("reach") and stem("encoder") == stem("encoding") == stem("encode")
     assert content_stems("The paper proposes the encoders") == {stem("encoders")}
+    # irregular forms read as their verb ("sang" is "sings"), nouns that look like one are left alone
+    assert stem("sang") == stem("sung") == stem("sings") and stem("won") == stem("wins")
+    assert stem("rose") != stem("rise") and stem("left") != stem("leave")
 
 
 # Verdicts -------------------------------------------------------------------------------------------------------

@@ -41,10 +41,30 @@ _SUFFIXES = (
 )
 _KEEP_S = ("ss", "us", "is")
 
+# Irregular verb forms, read as their base form so "sang" matches "sings" and "won" matches "wins" (a suffix
+# stripper cannot). Forms that are also common nouns or directions ("rose", "left", "saw", "bore") are left out.
+_IRREGULAR = {form: base for base, forms in (
+    ("arise", "arose arisen"), ("beat", "beaten"), ("begin", "began begun"), ("break", "broke broken"),
+    ("bring", "brought"), ("build", "built"), ("buy", "bought"), ("choose", "chose chosen"), ("come", "came"),
+    ("deal", "dealt"), ("draw", "drew drawn"), ("drive", "drove driven"), ("eat", "ate eaten"),
+    ("fall", "fell fallen"), ("feel", "felt"), ("fight", "fought"), ("find", "found"), ("flee", "fled"),
+    ("fly", "flew flown"), ("forget", "forgot forgotten"), ("freeze", "froze frozen"), ("get", "got gotten"),
+    ("give", "gave given"), ("go", "went gone"), ("grow", "grew grown"), ("hide", "hid hidden"), ("hold", "held"),
+    ("know", "knew known"), ("lead", "led"), ("lose", "lost"), ("mean", "meant"), ("meet", "met"),
+    ("pay", "paid"), ("ride", "rode ridden"), ("run", "ran"), ("say", "said"), ("seek", "sought"),
+    ("sell", "sold"), ("send", "sent"), ("shake", "shook shaken"), ("sing", "sang sung"), ("sleep", "slept"),
+    ("speak", "spoke spoken"), ("spend", "spent"), ("stand", "stood"), ("steal", "stole stolen"),
+    ("strike", "struck stricken"), ("swim", "swam swum"), ("take", "took taken"), ("teach", "taught"),
+    ("tell", "told"), ("think", "thought"), ("throw", "threw thrown"), ("understand", "understood"),
+    ("undergo", "underwent undergone"), ("undertake", "undertook undertaken"), ("wear", "wore worn"),
+    ("win", "won"), ("withdraw", "withdrew withdrawn"), ("write", "wrote written"),
+) for form in forms.split()}
+
 
 def stem(word: str) -> str:
     """A light suffix stripper: one suffix off, stem of 3+ letters, doubled final consonant undone."""
     w = word.lower()
+    w = _IRREGULAR.get(w, w)
     if len(w) <= 3 or not w.isalpha():
         return w
     for suf in _SUFFIXES:
