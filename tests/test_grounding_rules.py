@@ -252,3 +252,16 @@ def test_a_list_item_no_cited_passage_mentions_fails(emb):
                   emb, "items", "added item")
     assert passes("You can turn vinyl records into bowls by heating them in the oven for a few minutes [1].", p, emb)
     assert passes("Heat old records in the oven and turn them into bowls [1].", p, emb)
+
+
+def test_a_frame_about_the_paper_is_read_past(emb):
+    """"The paper discusses X" claims X: the window rules read X, not the frame's verb ("discusses" is in no
+    source sentence); what follows the frame must still align."""
+    p = [Passage(1, "s#0", "s", "Seam Removal", "The refiner removes seams from the garment mesh in real time on a "
+                 "phone.", 1, "Abstract")]
+    framed = ("The paper discusses a refiner that removes thin visible seams from the garment mesh in real time on a "
+              "phone [1].")
+    assert passes(framed, p, emb)
+    assert not passes(framed.replace("The paper discusses", "The paper needs"), p, emb)  # no frame: 8 of 11 words
+    assert not passes("The paper discusses a refiner that adds thin visible seams to the garment mesh in real time "
+                      "on a phone [1].", p, emb)

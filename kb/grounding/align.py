@@ -271,8 +271,8 @@ class Claim:
 
 
 # The frames a model puts around an answer to a digest question (kb.prompts.DIGEST_FIELDS) -- "This paper starts
-# from the problem of ...", "The method proposed in this paper works by ..." -- are no facts about the paper: the
-# window rules read what follows them.
+# from the problem of ...", "The method proposed in this paper works by ...", "The paper discusses ..." -- are no
+# facts about the paper: the window rules read what follows them.
 _FRAME_RE = re.compile(
     r"^\s*(?:in\s+)?(?:this|the)\s+(?:paper|work|study)(?:'s)?\s+(?:starts?|begins?)\s+(?:from|with)\s+"
     r"(?:the\s+)?(?:problem|challenge|question|context)\s+(?:of|that)\s+"
@@ -280,7 +280,9 @@ _FRAME_RE = re.compile(
     r"paper\s+works?\s+by\s+"
     r"|^\s*the\s+results\s+of\s+(?:this|the)\s+paper\s+matter\s+because\s+(?:they|it)\s+"
     r"|^\s*(?:the\s+)?(?:main\s+)?(?:focus|goal|aim)\s+(?:of\s+(?:this|the)\s+paper\s+)?(?:is|lies)\s+(?:on|in)\s+"
-    r"|^\s*(?:this|the)\s+paper\s+is\s+about\s+",
+    r"|^\s*(?:this|the)\s+paper\s+is\s+about\s+"
+    r"|^\s*(?:this|the)\s+(?:paper|work|study|article|survey)\s+(?:also\s+)?(?:discusses|describes|explores|"
+    r"examines|investigates|studies|reviews|covers|focuses\s+on)\s+",
     re.I)
 
 
