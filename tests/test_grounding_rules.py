@@ -265,3 +265,15 @@ def test_a_frame_about_the_paper_is_read_past(emb):
     assert not passes(framed.replace("The paper discusses", "The paper needs"), p, emb)  # no frame: 8 of 11 words
     assert not passes("The paper discusses a refiner that adds thin visible seams to the garment mesh in real time "
                       "on a phone [1].", p, emb)
+
+
+def test_a_hedge_or_bound_on_a_number_stays(emb):
+    """"approximately 12,000 scans" and "over 70%" are not "12,000 scans" and "70%": a sentence keeping the number
+    keeps a hedge or bound on it (any one: the word itself is the qualifiers rule's business elsewhere)."""
+    p = [Passage(1, "s#0", "s", "Garment Capture", "We collect approximately 12,000 synthetic scans of dressed people. "
+                 "The refiner removes over 70% of visible seams.", 1, "Abstract")]
+    for bare in ("We collect 12,000 synthetic scans of dressed people [1].",
+                 "The refiner removes 70% of visible seams [1]."):
+        assert_caught(bare, p, emb, "qualifiers", "dropped hedge")
+    assert passes("We collect about 12,000 synthetic scans of dressed people [1].", p, emb)
+    assert passes("The refiner removes over 70% of visible seams [1].", p, emb)

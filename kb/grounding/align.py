@@ -20,7 +20,8 @@ with the passage's title -- that passes every rule below at once:
   and so is a capitalised first word ("Pink sang ...": a name or the subject, not a connective like "Moreover");
 - qualifiers: every evaluative, novelty or comparison word ("first", "novel", "significantly", "accurate",
   "robust", "better") is one the window uses too, and a hedge or quantifier the window puts right before a word
-  the sentence keeps ("predominantly operate", "many existing") is kept, or another in its place;
+  the sentence keeps ("predominantly operate", "many existing") or on a number it keeps ("approximately
+  300,000", "over 90%") is kept, or another in its place;
 - quotes: what the sentence puts in quotation marks is in the window (its sentences or title) as a run of the
   same content words ("sings 'Gone Gone Gone'" fails on a page that only has "Since U Been Gone");
 - items: a list does not gain an item the cited passages never mention beside one they do ("heat them in the
@@ -57,6 +58,10 @@ may might could often usually typically predominantly mostly partially partly so
 primarily generally potentially sometimes rarely occasionally frequently commonly possibly likely seem seems
 seemingly apparently probably perhaps arguably presumably approximately roughly nearly almost
 """.split())
+# A hedge or bound on a number ("approximately 300,000", "over 90%"): a sentence that keeps the number keeps one.
+_NUMBER_HEDGE_RE = re.compile(r"\b(?:approximately|roughly|nearly|almost|about|around|over|under|some|up\s+to|"
+                              r"at\s+(?:least|most)|(?:more|less|fewer)\s+than)\s+(\d+(?:,\d{3})*(?:\.\d+)?)", re.I)
+
 # Words between a hedge and the word it qualifies ("seems to be essential"): read past them.
 _HEDGE_SKIP = frozenset("to be been that the a an".split())
 
@@ -110,6 +115,11 @@ _CLAUSE_SPLIT_RE = re.compile(
     r"it|they|this|can))\b)|\s+(?=(?:which is|which are|which was|which were|which can|which has|which then)\b)",
     re.I)
 
+def hedged_numbers(text: str) -> frozenset:
+    """The keys of the numbers a hedge or bound stands right before in `text`."""
+    return frozenset(k for m in _NUMBER_HEDGE_RE.finditer(text) for k in number_set(m.group(1)))
+
+
 def negated(ws: Iterable[str]) -> bool:
     return any(w in _NEGATIONS for w in ws)
 
@@ -162,12 +172,17 @@ class Window:
         existing"): a sentence that keeps such a word keeps a hedge too."""
         out = set()
         for t in self.texts:
-            ws = words(t)
-            for i, x in enumerate(ws):
+            ws = re.findall(r"[a-z]+|\d+", t.lower().replace("-", ""))  # with numbers: "approximately 300" hedges
+            for i, x in enumerate(ws):  # the number (hedged_numbers), not the word after it
                 if x in HEDGES:
                     after = [y for y in ws[i + 1: i + 4] if y not in _HEDGE_SKIP][:1]
-                    out.update(stem(y) for y in after if len(y) > 3)
+                    out.update(stem(y) for y in after if len(y) > 3 and y.isalpha())
         return frozenset(out)
+
+    @cached_property
+    def hedged_numbers(self) -> frozenset:
+        """The numbers a hedge or bound stands right before ("approximately 300,000"), as number keys."""
+        return hedged_numbers(" ".join(self.texts))
 
     @cached_property
     def acronyms(self) -> frozenset:
@@ -263,6 +278,7 @@ class Claim:
     titled: tuple[str, ...] = ()  # its Title-case words ("Diamonds"): a name the window writes in capitals must
     # keep them
     hedged: bool = False  # it uses a hedge or quantifier itself ("often", "many", "may")
+    hedged_numbers: frozenset = frozenset()  # the numbers it hedges or bounds itself ("over 90%")
     opposites: dict = field(default_factory=dict)  # word of `seq` -> its opposites by prefix ("accurat" ->
     # {"inaccurat", "unaccurat", ...}; "inaccurat" -> {"accurat"}), for the polarity rule
     quotes: tuple[tuple[str, ...], ...] = ()  # what it puts in quotation marks, as key_sequence (the quotes rule)
@@ -313,10 +329,11 @@ def claim(sentence: str, pool: set[str] | None = None, asked: frozenset = frozen
     return Claim(stems, clause_stems, fact_numbers(sentence), fact_entities(sentence), qualifiers(ws),
                  _negated_stems(ws),
                  stems & pool if pool is not None else stems, pairs, lead, tuple(purposes), frozenset(stems & asked),
-                 seq, tuple(re.findall(r"\b[A-Z][a-z]+\b", sentence)), bool(HEDGES & set(ws)),
-                 {x: _unprefixed(x) | {p + x for p in _NEG_PREFIXES} for x in set(seq)},
-                 tuple(q for q in (key_sequence(m) for m in quoted(sentence)) if q),
-                 tuple(added_items(sentence, mentioned if mentioned is not None else pool))
+                 seq, tuple(re.findall(r"\b[A-Z][a-z]+\b", sentence)), hedged=bool(HEDGES & set(ws)),
+                 hedged_numbers=hedged_numbers(sentence),
+                 opposites={x: _unprefixed(x) | {p + x for p in _NEG_PREFIXES} for x in set(seq)},
+                 quotes=tuple(q for q in (key_sequence(m) for m in quoted(sentence)) if q),
+                 items=tuple(added_items(sentence, mentioned if mentioned is not None else pool))
                  if pool is not None or mentioned is not None else ())
 
 
@@ -406,6 +423,8 @@ def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
     if "qualifiers" not in disabled:
         if not c.hedged and HEDGES & w.words and (dropped := c.stems & w.hedged):
             out.append(f"dropped hedge ({' '.join(sorted(dropped))})")  # "operate" for "predominantly operate"
+        if c.numbers and (bare := (w.hedged_numbers & {k for _, k in c.numbers}) - c.hedged_numbers):
+            out.append(f"dropped hedge ({' '.join(sorted(bare))})")  # "300,000 pairs" for "approximately 300,000"
         for key, word in c.qualifiers.items():
             backing = f"{_QUALIFIER_FAMILIES[key]} {_ALSO_BACKED_BY.get(key, '')}".split()
             if not any(x in w.words for x in backing):

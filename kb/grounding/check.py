@@ -37,8 +37,9 @@ from kb.grounding.verify import Verifier, verify_kept
 
 # Bump when a change to the check can change a verdict: cached digests are keyed on it (kb.digest.day.paper_key).
 # 7: quoted words must be in the window as written; a list item no cited passage mentions fails; more hedges
-# ("seems", "approximately"), read past "to be"; irregular verb forms stem to their verb ("sang" is "sings");
-# "The paper discusses / focuses on ..." is a frame the window rules read past.
+# ("seems", "approximately"), read past "to be", and on numbers ("approximately 300,000", "over 90%"); irregular
+# verb forms stem to their verb ("sang" is "sings"); "The paper discusses / focuses on ..." is a frame the window
+# rules read past.
 # 6: difficulty phrases ("struggle to", "face challenges when") read as negation; "X, a method that does Y." is a
 # noun phrase, no claim; a name in capitals ("DIAMOND") written as a word ("Diamonds") fails; a word put in the
 # place of its opposite by prefix ("inaccurate" for "accurate") fails; a hedge or quantifier the window puts on a
