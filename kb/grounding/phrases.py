@@ -34,12 +34,13 @@ def contains(seq: Sequence[str], part: Sequence[str]) -> bool:
 def added_items(sentence: str, mentioned: set[str]) -> list[str]:
     """The stems of list items beside a comma, "and" or "or" that are not in `mentioned` (content stems of the
     cited passages), synonyms aside, though the item on the other side is."""
-    known_syn = synonym_keys(mentioned)
+    known_syn: set[str] | None = None  # computed only for a sentence with a list
     out = []
     for m in _ITEM_RE.finditer(sentence):
         pair = (m.group(1), m.group(2) or m.group(3))
         if not all(_content(x) for x in pair):
             continue
+        known_syn = synonym_keys(mentioned) if known_syn is None else known_syn
         a, b = (stem(x.lower()) for x in pair)
         known = [x in mentioned or synonym_key(x) in known_syn for x in (a, b)]
         if known.count(True) == 1:
