@@ -87,7 +87,7 @@ def test_each_rule_catches_its_error_class(rule, sentence, emb):
 
 
 def test_all_rules_are_exercised():
-    assert {rule for rule, _ in CASES} | {"question", "quotes", "items"} == set(RULES)  # those two: below
+    assert {rule for rule, _ in CASES} | {"question", "quotes"} == set(RULES)  # those two: below
 
 
 def test_question_words_echoed_into_a_sentence_must_be_in_its_window(emb):
@@ -239,19 +239,11 @@ def test_quoted_words_must_be_in_the_window_as_written(emb):
     assert_caught("Ana Vale sang 'Gone Gone Gone' on her second album, Tidal [1].", p, emb, "quotes", "quoted")
     assert passes("Ana Vale sang 'Since You Left' on her second album, Tidal [1].", p, emb)
     assert passes("Ana Vale recorded the song “since you left” for her second album [1].", p, emb)  # case aside
-    assert passes("The singer's second album's song, Tidal's, was recorded by Ana Vale [1].", p, emb)  # apostrophes
-
-
-def test_a_list_item_no_cited_passage_mentions_fails(emb):
-    """"in the oven or microwave" where the source has only the oven: an item added to a true list."""
-    p = [Passage(1, "s#0", "s", "Record Bowls", "You can turn old vinyl records into bowls by heating them in the "
-                 "oven on a cookie sheet for a few minutes.", 1, "")]
-    assert_caught("You can turn vinyl records into bowls by heating them in the oven or microwave [1].", p, emb,
-                  "items", "added item")
-    assert_caught("You can turn vinyl records into bowls by heating them in the oven, microwave, and grill [1].", p,
-                  emb, "items", "added item")
-    assert passes("You can turn vinyl records into bowls by heating them in the oven for a few minutes [1].", p, emb)
-    assert passes("Heat old records in the oven and turn them into bowls [1].", p, emb)
+    # apostrophes and inch marks are no quotation marks: the words between them need not be a run of the source
+    assert passes("Ana Vale's second album, Tidal, holds the singers' song [1].", p, emb)
+    inches = [Passage(1, "s#0", "s", "Singles", "The band released a 12\" single and a 7\" single of the song in 1984.",
+                      1, "")]
+    assert passes("The song came out in 1984 as a 7\" single and a 12\" single [1].", inches, emb)
 
 
 def test_a_frame_about_the_paper_is_read_past(emb):
@@ -268,12 +260,19 @@ def test_a_frame_about_the_paper_is_read_past(emb):
 
 
 def test_a_hedge_or_bound_on_a_number_stays(emb):
-    """"approximately 12,000 scans" and "over 70%" are not "12,000 scans" and "70%": a sentence keeping the number
-    keeps a hedge or bound on it (any one: the word itself is the qualifiers rule's business elsewhere)."""
+    """"approximately 12,000 scans" and "over 70%" are not "12,000 scans" and "70%", and "fewer than 70%" turns the
+    bound around; a hedge of the same kind in other words is fine, and so is a preposition that is no bound."""
     p = [Passage(1, "s#0", "s", "Garment Capture", "We collect approximately 12,000 synthetic scans of dressed people. "
-                 "The refiner removes over 70% of visible seams.", 1, "Abstract")]
-    for bare in ("We collect 12,000 synthetic scans of dressed people [1].",
-                 "The refiner removes 70% of visible seams [1]."):
-        assert_caught(bare, p, emb, "qualifiers", "dropped hedge")
-    assert passes("We collect about 12,000 synthetic scans of dressed people [1].", p, emb)
-    assert passes("The refiner removes over 70% of visible seams [1].", p, emb)
+                 "The refiner removes over 70% of visible seams, averaged over 5 random seeds.", 1, "Abstract")]
+    for wrong in ("We collect 12,000 synthetic scans of dressed people [1].",
+                  "The refiner removes 70% of visible seams [1].",
+                  "The refiner removes fewer than 70% of visible seams [1]."):
+        assert_caught(wrong, p, emb, "qualifiers", "dropped hedge")
+    for right in ("We collect about 12,000 synthetic scans of dressed people [1].",
+                  "We collect ~12,000 synthetic scans of dressed people [1].",
+                  "The refiner removes more than 70% of visible seams [1].",
+                  "The refiner removes over 70% of visible seams, averaged across 5 random seeds [1]."):
+        assert passes(right, p, emb), right
+    mixed = [Passage(1, "s#0", "s", "Seam Study", "Accuracy rose from 85% to over 90% on the test set, while recall "
+                     "stayed at 90% throughout.", 1, "Abstract")]
+    assert passes("Recall stayed at 90% throughout on the test set [1].", mixed, emb)  # one mention is unbounded

@@ -24,8 +24,6 @@ with the passage's title -- that passes every rule below at once:
   300,000", "over 90%") is kept, or another in its place;
 - quotes: what the sentence puts in quotation marks is in the window (its sentences or title) as a run of the
   same content words ("sings 'Gone Gone Gone'" fails on a page that only has "Since U Been Gone");
-- items: a list does not gain an item the cited passages never mention beside one they do ("heat them in the
-  oven or microwave" where the source has only the oven);
 - polarity: a sentence states a negation or absence ("does not", "fails to", "lacks") only when the window does,
   and does not drop a negation the window states about the same words (two or more of them: one shared word is
   often chance -- "No. 20 on the chart", "unlike ISM, which ...").
@@ -45,7 +43,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Iterable, Sequence
 
-from kb.grounding.phrases import added_items, contains, quoted
+from kb.grounding.bounds import Bounds, number_bounds, unbounded
+from kb.grounding.phrases import contains, quoted
 from kb.grounding.shape import CONNECTIVES, claim_shape, words  # noqa: F401 - claim_shape is part of this API
 from kb.grounding.synonyms import synonym_key, synonym_keys
 from kb.grounding.terms import (FILLER, STOPWORDS, content_stems, entity_keys, fact_entities, fact_numbers,
@@ -58,15 +57,11 @@ may might could often usually typically predominantly mostly partially partly so
 primarily generally potentially sometimes rarely occasionally frequently commonly possibly likely seem seems
 seemingly apparently probably perhaps arguably presumably approximately roughly nearly almost
 """.split())
-# A hedge or bound on a number ("approximately 300,000", "over 90%"): a sentence that keeps the number keeps one.
-_NUMBER_HEDGE_RE = re.compile(r"\b(?:approximately|roughly|nearly|almost|about|around|over|under|some|up\s+to|"
-                              r"at\s+(?:least|most)|(?:more|less|fewer)\s+than)\s+(\d+(?:,\d{3})*(?:\.\d+)?)", re.I)
-
 # Words between a hedge and the word it qualifies ("seems to be essential"): read past them.
 _HEDGE_SKIP = frozenset("to be been that the a an".split())
 
 RULES = ("claim_shape", "coverage", "binding", "purpose", "clauses", "facts", "qualifiers", "polarity", "question",
-         "quotes", "items")
+         "quotes")
 
 
 # Negation and absence. "n't" forms are normalised to "not" first.
@@ -114,11 +109,6 @@ _CLAUSE_SPLIT_RE = re.compile(
     r"resulting|providing|ensuring|as it|as they|as this|because|since|but|and (?:then|thus|also|is|are|was|were|"
     r"it|they|this|can))\b)|\s+(?=(?:which is|which are|which was|which were|which can|which has|which then)\b)",
     re.I)
-
-def hedged_numbers(text: str) -> frozenset:
-    """The keys of the numbers a hedge or bound stands right before in `text`."""
-    return frozenset(k for m in _NUMBER_HEDGE_RE.finditer(text) for k in number_set(m.group(1)))
-
 
 def negated(ws: Iterable[str]) -> bool:
     return any(w in _NEGATIONS for w in ws)
@@ -173,16 +163,16 @@ class Window:
         out = set()
         for t in self.texts:
             ws = re.findall(r"[a-z]+|\d+", t.lower().replace("-", ""))  # with numbers: "approximately 300" hedges
-            for i, x in enumerate(ws):  # the number (hedged_numbers), not the word after it
+            for i, x in enumerate(ws):  # the number (kb.grounding.bounds), not the word after it
                 if x in HEDGES:
                     after = [y for y in ws[i + 1: i + 4] if y not in _HEDGE_SKIP][:1]
                     out.update(stem(y) for y in after if len(y) > 3 and y.isalpha())
         return frozenset(out)
 
     @cached_property
-    def hedged_numbers(self) -> frozenset:
-        """The numbers a hedge or bound stands right before ("approximately 300,000"), as number keys."""
-        return hedged_numbers(" ".join(self.texts))
+    def bounds(self) -> Bounds:
+        """Its numbers' hedges and bounds ("approximately 300,000", "over 90%"): kb.grounding.bounds."""
+        return number_bounds(" ".join(self.texts))
 
     @cached_property
     def acronyms(self) -> frozenset:
@@ -278,12 +268,11 @@ class Claim:
     titled: tuple[str, ...] = ()  # its Title-case words ("Diamonds"): a name the window writes in capitals must
     # keep them
     hedged: bool = False  # it uses a hedge or quantifier itself ("often", "many", "may")
-    hedged_numbers: frozenset = frozenset()  # the numbers it hedges or bounds itself ("over 90%")
+    bounds: Bounds = field(default_factory=lambda: ({}, set()))  # its numbers' hedges and bounds ("over 90%"):
+    # kb.grounding.bounds
     opposites: dict = field(default_factory=dict)  # word of `seq` -> its opposites by prefix ("accurat" ->
     # {"inaccurat", "unaccurat", ...}; "inaccurat" -> {"accurat"}), for the polarity rule
     quotes: tuple[tuple[str, ...], ...] = ()  # what it puts in quotation marks, as key_sequence (the quotes rule)
-    items: tuple[str, ...] = ()  # list items the cited passages never mention, beside one they do ("microwave" in
-    # "in the oven or microwave")
 
 
 # The frames a model puts around an answer to a digest question (kb.prompts.DIGEST_FIELDS) -- "This paper starts
@@ -302,10 +291,8 @@ _FRAME_RE = re.compile(
     re.I)
 
 
-def claim(sentence: str, pool: set[str] | None = None, asked: frozenset = frozenset(),
-          mentioned: set[str] | None = None) -> Claim:
-    """`pool`: the content stems of all cited windows (words found nowhere are the overlap rule's business);
-    `mentioned`: those of the cited passages with their whole titles (default `pool`), for the items rule."""
+def claim(sentence: str, pool: set[str] | None = None, asked: frozenset = frozenset()) -> Claim:
+    """`pool`: the content stems of all cited windows (words found nowhere are the overlap rule's business)."""
     ws = words(sentence)
     sentence = _FRAME_RE.sub("", sentence)
     parts = clauses(sentence)
@@ -330,11 +317,9 @@ def claim(sentence: str, pool: set[str] | None = None, asked: frozenset = frozen
                  _negated_stems(ws),
                  stems & pool if pool is not None else stems, pairs, lead, tuple(purposes), frozenset(stems & asked),
                  seq, tuple(re.findall(r"\b[A-Z][a-z]+\b", sentence)), hedged=bool(HEDGES & set(ws)),
-                 hedged_numbers=hedged_numbers(sentence),
+                 bounds=number_bounds(sentence),
                  opposites={x: _unprefixed(x) | {p + x for p in _NEG_PREFIXES} for x in set(seq)},
-                 quotes=tuple(q for q in (key_sequence(m) for m in quoted(sentence)) if q),
-                 items=tuple(added_items(sentence, mentioned if mentioned is not None else pool))
-                 if pool is not None or mentioned is not None else ())
+                 quotes=tuple(q for q in (key_sequence(m) for m in quoted(sentence)) if q))
 
 
 _PURPOSE_RE = re.compile(r"\b(?:using|uses|use|used|leverag(?:es|ing|e)|employ(?:s|ing)?|via)\s+([^,;]{3,80}?)\s+"
@@ -418,13 +403,11 @@ def failures(c: Claim, w: Window, min_overlap: float, min_clause_overlap: float,
         out += [f"{t} (a name written otherwise)" for t in c.titled if _recased(t, w)]
     if "quotes" not in disabled:
         out += [f"quoted ({' '.join(q)})" for q in c.quotes if not contains(w.quoted, q)]  # not as the source has it
-    if "items" not in disabled and c.items:
-        out.append(f"added item ({' '.join(c.items)})")
     if "qualifiers" not in disabled:
         if not c.hedged and HEDGES & w.words and (dropped := c.stems & w.hedged):
             out.append(f"dropped hedge ({' '.join(sorted(dropped))})")  # "operate" for "predominantly operate"
-        if c.numbers and (bare := (w.hedged_numbers & {k for _, k in c.numbers}) - c.hedged_numbers):
-            out.append(f"dropped hedge ({' '.join(sorted(bare))})")  # "300,000 pairs" for "approximately 300,000"
+        if c.numbers and (bare := unbounded(c.bounds, w.bounds)):
+            out.append(f"dropped hedge ({' '.join(bare)})")  # "300,000 pairs" for "approximately 300,000"
         for key, word in c.qualifiers.items():
             backing = f"{_QUALIFIER_FAMILIES[key]} {_ALSO_BACKED_BY.get(key, '')}".split()
             if not any(x in w.words for x in backing):
