@@ -188,38 +188,34 @@ def test_a_capitalised_name_must_keep_its_capitals(emb):
     """A small model turns the name "SEAMS" into the word "Seams": the sentence no longer names the method."""
     p = [Passage(1, "s#0", "s", "Garment Capture", "We introduce SEAMS, a garment model trained on phone scans. "
                  "SEAMS reaches 71.5% surface accuracy on ClothBench.", 1, "Abstract")]
-    t = Thresholds(**LENIENT)
     for wrong in ("Seams reaches 71.5% surface accuracy on ClothBench [1].",
                   "The Seams model reaches 71.5% surface accuracy on ClothBench [1]."):
         assert_caught(wrong, p, emb, "facts", "Seams (a name written otherwise)")
-    assert check_sentence("SEAMS reaches 71.5% surface accuracy on ClothBench [1].", p, emb, t).supported
+    assert passes("SEAMS reaches 71.5% surface accuracy on ClothBench [1].", p, emb)
     ordinary = [Passage(1, "s#0", "s", "Garment Capture", "SEAMS finds seams in garments. Seams are hard to see "
                         "in phone scans.", 1, "Abstract")]
-    assert check_sentence("Seams are hard to see in phone scans [1].", ordinary, emb, t).supported
+    assert passes("Seams are hard to see in phone scans [1].", ordinary, emb)
 
 
 def test_a_word_put_in_the_place_of_its_opposite_fails(emb):
     """"inaccurate" for "accurate" next to the same word, though "inaccurate" occurs elsewhere in the sentence."""
     p = [Passage(1, "s#0", "s", "Seam Finder", "The study shows a negative correlation between seam length and "
                  "accurate capture, which lets us find inaccurate capture without any scans.", 1, "Abstract")]
-    t = Thresholds(**LENIENT)
     swapped = "The study shows a negative correlation between seam length and inaccurate capture [1]."
     assert_caught(swapped, p, emb, "polarity", "opposite")
-    assert check_sentence("The study shows a negative correlation between seam length and accurate capture [1].",
-                          p, emb, t).supported
-    assert check_sentence("It lets us find inaccurate capture without any scans [1].", p, emb, t).supported
+    assert passes("The study shows a negative correlation between seam length and accurate capture [1].", p, emb)
+    assert passes("It lets us find inaccurate capture without any scans [1].", p, emb)
 
 
 def test_a_hedge_or_quantifier_the_window_puts_on_a_kept_word_stays(emb):
     """Dropping "predominantly" or "many" states more than the source; another hedge in its place is fine."""
     p = [Passage(1, "s#0", "s", "Garment Capture", "Recent scanners predominantly operate on depth images of the "
                  "body. Many existing scanners ignore loose garments.", 1, "Abstract")]
-    t = Thresholds(**LENIENT)
     for broadened in ("Recent scanners operate on depth images of the body [1].",
                       "Existing scanners ignore loose garments [1]."):
         assert_caught(broadened, p, emb, "qualifiers", "dropped hedge")
-    assert check_sentence("Recent scanners mostly operate on depth images of the body [1].", p, emb, t).supported
-    assert check_sentence("Many existing scanners ignore loose garments [1].", p, emb, t).supported
+    assert passes("Recent scanners mostly operate on depth images of the body [1].", p, emb)
+    assert passes("Many existing scanners ignore loose garments [1].", p, emb)
 
 
 def test_a_hedge_is_read_past_to_be(emb):

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import re
 
-from kb.grounding.terms import number_set
-
-_NUMBER_RE = re.compile(r"(?<![\w.])(\d+(?:,\d{3})*(?:\.\d+)?)(\s?%)?")
+from kb.grounding.terms import FACT_NUMBER_RE, number_set
 _KINDS = (
     ("about", r"approximately|roughly|nearly|almost|circa|an estimated|estimated|approx\.?|~|≈"),
     ("at least", r"more than|greater than|at least|exceeding|>=|>|≥"),
@@ -30,11 +28,11 @@ def number_bounds(text: str) -> tuple[dict[str, set[str]], set[str]]:
     """({number key: the kinds of hedge or bound on it}, the keys that occur somewhere without one)."""
     bounded: dict[str, set[str]] = {}
     bare: set[str] = set()
-    for m in _NUMBER_RE.finditer(text):
+    for m in FACT_NUMBER_RE.finditer(text):  # the numbers fact_numbers reads, so a claim's keys match
         keys = number_set(m.group(1))
         before = text[max(0, m.start() - 24): m.start()]
         kinds = {kind for kind, rx in _BEFORE.items() if rx.search(before)}
-        percent = bool(m.group(2))
+        percent = "%" in (m.group(2) or "")
         big = float(m.group(1).replace(",", "")) >= 100
         kinds |= {kind for kind, rx in _BEFORE_PREP.items()
                   if rx.search(before) and (percent or (kind == "about" and big))}

@@ -98,7 +98,7 @@ def content_stems(text: str) -> set[str]:
 
 # Numbers ---------------------------------------------------------------------------------------------------------
 
-_FACT_NUMBER_RE = re.compile(r"(?<![\w.\-/])(\d+(?:,\d{3})*(?:\.\d+)?)(\s?%|\s?x\b|×)?")
+FACT_NUMBER_RE = re.compile(r"(?<![\w.\-/])(\d+(?:,\d{3})*(?:\.\d+)?)(\s?%|\s?x\b|×)?")
 _ANY_NUMBER_RE = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
 
 
@@ -117,7 +117,7 @@ def fact_numbers(sentence: str) -> list[tuple[str, str]]:
     Digits inside names (Kinetics-400, A100, top-1, V2) are left to `fact_entities`.
     """
     out = []
-    for m in _FACT_NUMBER_RE.finditer(sentence):
+    for m in FACT_NUMBER_RE.finditer(sentence):
         surface = (m.group(1) + (m.group(2) or "")).replace(" ", "")
         out.append((surface, _number_key(m.group(1))))
     return out
@@ -127,7 +127,7 @@ def number_contexts(sentence: str, window: int = 4) -> list[tuple[str, str, set[
     """Each stand-alone number with the content stems of the `window` words on either side of it:
     ("68.4%", "68.4", {"model", "run"}) for "The model runs at 68.4%"."""
     out = []
-    for m in _FACT_NUMBER_RE.finditer(sentence):
+    for m in FACT_NUMBER_RE.finditer(sentence):
         before = sentence[: m.start()].split()[-window:]
         after = sentence[m.end():].split()[:window]
         surface = (m.group(1) + (m.group(2) or "")).replace(" ", "")
